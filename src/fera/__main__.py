@@ -1,0 +1,5 @@
+import sys
+
+from fera.cli import main
+
+sys.exit(main())

@@ -1,0 +1,229 @@
+"""fera: train, evaluate and inspect facial-expression models. Run `fera COMMAND -h` for a command's options."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import fields
+
+from fera.config import AugmentConfig, DataConfig, ModelConfig, RunConfig, TrainConfig
+from fera.errors import FeraError
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.replace("x", ",").split(","))
+        if h < 8 or w < 8:
+            raise ValueError
+        return h, w
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HEIGHT,WIDTH of at least 8,8, e.g. 48,48 (got {text!r})") from None
+
+
+def _data_options() -> argparse.ArgumentParser:
+    """Options shared by every command that reads a dataset (defined once)."""
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("data")
+    g.add_argument("--data_root", help="FER-style root (train/, optional val/ and test/) or a FER-2013 CSV")
+    g.add_argument("--img_size", type=_size, help="HEIGHT,WIDTH images are converted to (default 48,48)")
+    g.add_argument("--batch_size", type=int, help="images per batch (default 64)")
+    g.add_argument("--val_split", type=float, help="share of train/ held out when there is no val/ (default 0.2)")
+    g.add_argument("--seed", type=int, help="seed for the split, shuffling and augmentation (default 42)")
+    g.add_argument("--cache_dir", help="decoded-data cache folder (default $FERA_CACHE_DIR or ~/.cache/fera)")
+    g.add_argument("--no_cache", action="store_true", help="neither read nor write the decoded-data cache")
+    g.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    return p
+
+
+def _fill(dc_type, args, **renames):
+    """Build a settings dataclass from the options the user gave; the rest keep their defaults."""
+    values = {}
+    for f in fields(dc_type):
+        v = getattr(args, renames.get(f.name, f.name), None)
+        if v is not None:
+            values[f.name] = v
+    return dc_type(**values)
+
+
+def _data_config(args) -> DataConfig:
+    cfg = _fill(DataConfig, args)
+    cfg.use_cache = not args.no_cache
+    if not cfg.data_root:
+        raise FeraError("--data_root is required")
+    return cfg
+
+
+def cmd_data(args) -> int:
+    """Smoke-test a dataset: per-split, per-class counts, class weights, skipped files, one batch, load time."""
+    from fera.data import class_weights, load_dataset
+
+    cfg = _data_config(args)
+    ds = load_dataset(cfg, log=_err)
+    from fera.augment import Batches
+
+    tr = ds.splits["train"]
+    weights = class_weights(tr.y, ds.num_classes)
+    t0 = time.perf_counter()
+    xb, yb, _ = Batches(tr.x, tr.y, ds.num_classes, cfg.batch_size, seed=cfg.seed, shuffle=True,
+                        augment_cfg=AugmentConfig(), class_weight=weights)[0]
+    batch_ms = (time.perf_counter() - t0) * 1000
+    report = {
+        "data_root": ds.source, "classes": ds.class_names, "counts": ds.counts(),
+        "val_from_train": ds.val_from_train,
+        "class_weights": {n: round(weights[i], 4) for i, n in enumerate(ds.class_names)},
+        "skipped": {"count": len(ds.skipped), "examples": [f"{p}: {r}" for p, r in ds.skipped[:5]]},
+        "batch": {"x_shape": list(xb.shape), "y_shape": list(yb.shape), "x_min": float(xb.min()),
+                  "x_max": float(xb.max()), "dtype": str(xb.dtype), "ms": round(batch_ms, 1)},
+        "load_seconds": round(ds.load_seconds, 2), "from_cache": ds.from_cache,
+    }
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    counts = ds.counts()
+    width = max(len(c) for c in ds.class_names + ["class"])
+    print(f"dataset {ds.source}: {ds.num_classes} classes, loaded in {ds.load_seconds:.2f}s"
+          + (" (from cache)" if ds.from_cache else ""))
+    print(f"{'class':<{width}}  " + "  ".join(f"{s:>7}" for s in counts) + "   weight")
+    for i, c in enumerate(ds.class_names):
+        print(f"{c:<{width}}  " + "  ".join(f"{counts[s][c]:>7}" for s in counts) + f"   {weights[i]:.3f}")
+    print(f"{'total':<{width}}  " + "  ".join(f"{sum(counts[s].values()):>7}" for s in counts))
+    if ds.val_from_train:
+        print(f"val: no val/ folder, so {cfg.val_split:.0%} of train/ was held out (stratified, seed {cfg.seed})")
+    print(f"skipped files: {len(ds.skipped)}" + "".join(f"\n  {p}: {r}" for p, r in ds.skipped[:5])
+          + (f"\n  ... and {len(ds.skipped) - 5} more" if len(ds.skipped) > 5 else ""))
+    print(f"one training batch: x {tuple(xb.shape)} {xb.dtype} in [{xb.min():.3f}, {xb.max():.3f}], "
+          f"y {tuple(yb.shape)} one-hot, made in {batch_ms:.0f} ms")
+    return 0
+
+
+def _train_options() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("training")
+    g.add_argument("--out_dir", help="folder for the run's artifacts (default runs/vgg13_fer)")
+    g.add_argument("--model", help="registry name of the model (default vgg13; see `fera models`)")
+    g.add_argument("--epochs", type=int, help="maximum epochs (default 20)")
+    g.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
+    g.add_argument("--l2", type=float, help="L2 penalty on kernels (default 1e-4)")
+    g.add_argument("--dropout", type=float, help="dropout after the dense layers (default 0.5)")
+    g.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 10)")
+    g.add_argument("--no_augment", action="store_true", help="train without augmentation")
+    g.add_argument("--resume", action="store_true", help="continue the run in --out_dir from its last epoch")
+    g.add_argument("--overwrite", action="store_true", help="start afresh in a non-empty --out_dir")
+    g.add_argument("--verbose", type=int, choices=(0, 1, 2), help="Keras output: 0 none, 1 progress bar, 2 a line per epoch")
+    return p
+
+
+def cmd_train(args) -> int:
+    """Train a model (the design's VGG-13 by default) and write every artifact to --out_dir."""
+    from fera.fileio import read_json
+    from fera.train import train
+
+    train_cfg = _fill(TrainConfig, args, early_stopping_patience="patience")
+    if args.resume:
+        if not train_cfg.out_dir:
+            raise FeraError("--resume needs --out_dir")
+        saved = os.path.join(train_cfg.out_dir, "config.json")
+        if not os.path.isfile(saved):
+            raise FeraError(f"nothing to resume in {train_cfg.out_dir}: no config.json from an earlier run")
+        d = read_json(saved)
+        d.pop("backend", None)
+        cfg = RunConfig.from_dict(d)
+        cfg.train.resume = True
+        if args.epochs is not None:  # the one setting a resumed run may change: train for longer
+            cfg.train.epochs = args.epochs
+        if args.verbose is not None:
+            cfg.train.verbose = args.verbose
+    else:
+        if train_cfg.verbose == 1 and not sys.stdout.isatty() and args.verbose is None:
+            train_cfg.verbose = 2  # no progress-bar redraws in logs and pipes
+        model_cfg = _fill(ModelConfig, args, name="model")
+        aug = AugmentConfig(rotation=0, shift=0, shear=0, zoom=0, horizontal_flip=False) if args.no_augment \
+            else AugmentConfig()
+        cfg = RunConfig(data=_data_config(args), augment=aug, model=model_cfg, train=train_cfg)
+    metrics = train(cfg, log=_err)
+    if args.json:
+        print(json.dumps({k: metrics[k] for k in ("best_val_accuracy", "best_epoch", "macro_f1", "evaluated_on")}))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    """Evaluate a model on held-out data: a folder of class folders, a FER root (its test/) or a CSV."""
+    from fera.evaluate import evaluate_model
+
+    if not args.model or not args.data_root or not args.out_dir:
+        raise FeraError("fera evaluate needs --model, --data_root and --out_dir")
+    m = evaluate_model(args.model, args.data_root, args.out_dir, batch_size=args.batch_size or 256, log=_err)
+    if args.json:
+        print(json.dumps({k: m[k] for k in ("split", "accuracy", "loss", "macro_f1", "num_images")}))
+    else:
+        print(f"{m['split']}: accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}, "
+              f"loss {m['loss']:.4f} on {m['num_images']} images; written to {args.out_dir}")
+    return 0
+
+
+def cmd_models(args) -> int:
+    """List the model architectures in the registry."""
+    from fera.models import _registry, list_models
+
+    for name in list_models():
+        doc = (_registry._MODELS[name].__doc__ or "").strip().splitlines()[0]
+        print(json.dumps({"name": name, "description": doc}) if args.json else f"{name}: {doc}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fera", description=__doc__)
+    from fera import __version__
+
+    parser.add_argument("--version", action="version", version=f"fera {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    data_opts, train_opts = _data_options(), _train_options()
+
+    def add(name, fn, parents=()):
+        p = sub.add_parser(name, parents=list(parents), help=fn.__doc__.splitlines()[0], description=fn.__doc__)
+        p.set_defaults(func=fn)
+        return p
+
+    add("data", cmd_data, [data_opts])
+    add("train", cmd_train, [data_opts, train_opts])
+    ev = add("evaluate", cmd_evaluate, [data_opts])
+    ev.add_argument("--model", help="a model file (.keras or .h5) or a run folder")
+    ev.add_argument("--out_dir", help="folder for metrics.json, the report and the confusion matrix")
+    models = add("models", cmd_models)
+    models.add_argument("--json", action="store_true", help="one JSON object per line")
+    return parser
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _quiet_backends() -> None:
+    os.environ.setdefault("KERAS_BACKEND", "torch")  # the fastest Keras backend on CPUs
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.getLogger("absl").setLevel(logging.ERROR)
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet_backends()
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except FeraError as e:
+        from fera.train import Interrupted
+
+        _err(f"fera: {e}" if isinstance(e, Interrupted) else f"fera: error: {e}")
+        return 130 if isinstance(e, Interrupted) else 2
+    except KeyboardInterrupt:
+        _err("fera: interrupted")
+        return 130
+    except MemoryError:
+        _err("fera: error: out of memory; try a smaller --batch_size or --img_size")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Settings: one dataclass per concern, with commented defaults.
+
+Every run writes the resolved settings to ``config.json`` so it can be repeated.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+
+@dataclass
+class DataConfig:
+    data_root: str = ""  # FER-style root (train/, optional val/ and test/) or a FER-2013 CSV
+    img_size: tuple[int, int] = (48, 48)  # (height, width) every image is converted to
+    batch_size: int = 64  # images per training step
+    val_split: float = 0.2  # share of train/ held out (stratified) when there is no val/
+    seed: int = 42  # seeds the validation split, shuffling and augmentation
+    cache_dir: str | None = None  # decoded-array cache; None = $FERA_CACHE_DIR or ~/.cache/fera
+    use_cache: bool = True  # read and write the decoded-array cache
+
+
+@dataclass
+class AugmentConfig:
+    """Random affine augmentation applied to training batches only (like ImageDataGenerator)."""
+
+    rotation: float = 10.0  # max rotation, degrees
+    shift: float = 0.1  # max translation, fraction of width/height
+    shear: float = 10.0  # max shear angle, degrees
+    zoom: float = 0.1  # zoom factor drawn from [1 - zoom, 1 + zoom]
+    horizontal_flip: bool = True  # mirror half of the images
+
+
+@dataclass
+class ModelConfig:
+    name: str = "vgg13"  # a name from the model registry (`fera models`)
+    l2: float = 1e-4  # L2 penalty on conv and dense kernels
+    dropout: float = 0.5  # dropout after the dense layers (conv blocks use their own, smaller rate)
+
+
+@dataclass
+class TrainConfig:
+    out_dir: str = "runs/vgg13_fer"  # where the run's artifacts go
+    epochs: int = 20  # maximum number of epochs
+    lr: float = 1e-3  # Adam learning rate
+    early_stopping_patience: int = 10  # epochs without val_accuracy gain before stopping
+    reduce_lr_patience: int = 3  # epochs without val_loss gain before the LR is cut
+    reduce_lr_factor: float = 0.5  # LR multiplier on plateau
+    min_lr: float = 1e-6  # the LR never goes below this
+    resume: bool = False  # continue the run in out_dir from its last saved epoch
+    overwrite: bool = False  # allow a fresh run in a non-empty out_dir (old artifacts are replaced)
+    verbose: int = 1  # Keras progress: 0 silent, 1 progress bar, 2 one line per epoch
+
+
+@dataclass
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        data = dict(d.get("data", {}))
+        if "img_size" in data:
+            data["img_size"] = tuple(data["img_size"])
+        return cls(
+            data=DataConfig(**data),
+            augment=AugmentConfig(**d.get("augment", {})),
+            model=ModelConfig(**d.get("model", {})),
+            train=TrainConfig(**d.get("train", {})),
+        )

@@ -1,0 +1,94 @@
+"""Evaluation: predictions -> accuracy, loss, macro-F1, per-class report, confusion matrix."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fera.config import DataConfig
+from fera.data import Dataset, Split, load_eval_data
+from fera.errors import FeraError
+from fera.fileio import write_json
+
+
+def predict_proba(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities for uint8 images (N, H, W); rescaled as in training."""
+    if len(x) == 0:
+        return np.zeros((0, model.output_shape[-1]), dtype="float32")
+    return np.asarray(model.predict(x.astype("float32")[..., None] / 255.0, batch_size=batch_size, verbose=0))
+
+
+def score(probs: np.ndarray, y: np.ndarray, class_names: list[str]) -> dict:
+    """Accuracy, cross-entropy, macro-F1, per-class precision/recall/F1/support and confusion matrix."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    k = len(class_names)
+    pred = probs.argmax(axis=1)
+    labels = list(range(k))
+    p, r, f, s = precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
+    present = s > 0  # macro-F1 over the classes that occur in this split
+    eps = 1e-7
+    return {
+        "accuracy": float((pred == y).mean()),
+        "loss": float(-np.mean(np.log(np.clip(probs[np.arange(len(y)), y], eps, 1.0)))),
+        "macro_f1": float(f[present].mean()) if present.any() else 0.0,
+        "num_images": int(len(y)),
+        "per_class": {name: {"precision": float(p[i]), "recall": float(r[i]), "f1-score": float(f[i]),
+                             "support": int(s[i])} for i, name in enumerate(class_names)},
+        "confusion_matrix": confusion_matrix(y, pred, labels=labels).tolist(),
+    }
+
+
+def write_artifacts(out_dir: Path, result: dict, class_names: list[str], split: str, source: str) -> None:
+    """classification_report.json and confusion_matrix.png, both saying which split they describe."""
+    from fera.plots import plot_confusion
+
+    report = {"split": split, "source": source, **result["per_class"],
+              "accuracy": result["accuracy"], "macro avg": _macro(result["per_class"])}
+    write_json(out_dir / "classification_report.json", report)
+    plot_confusion(np.array(result["confusion_matrix"]), class_names, out_dir / "confusion_matrix.png",
+                   f"Confusion matrix on {split} ({result['num_images']} images, "
+                   f"accuracy {result['accuracy']:.1%})")
+
+
+def _macro(per_class: dict) -> dict:
+    rows = [v for v in per_class.values() if v["support"] > 0]
+    return {m: float(np.mean([v[m] for v in rows])) if rows else 0.0 for m in ("precision", "recall", "f1-score")} | {
+        "support": int(sum(v["support"] for v in rows))}
+
+
+def align_labels(data_classes: list[str], model_classes: list[str], y: np.ndarray) -> np.ndarray:
+    """Re-index labels from the data's class order to the model's, by name; unknown classes are an error."""
+    unknown = [c for c in data_classes if c not in model_classes]
+    if unknown:
+        raise FeraError(f"label map mismatch: the data has class(es) {', '.join(unknown)} that the model does "
+                        f"not know (model classes: {', '.join(model_classes)})")
+    index = np.array([model_classes.index(c) for c in data_classes], dtype=np.int64)
+    return index[y]
+
+
+def evaluate_model(model_ref: str, data_root: str, out_dir: str, batch_size: int = 256, log=print) -> dict:
+    """`fera evaluate`: score a model on held-out data and write metrics.json and the artifacts."""
+    from fera.modelio import load_model, resolve_model_path
+
+    model, meta = load_model(model_ref)
+    class_names = meta["class_names"]
+    ds, split = load_eval_data(DataConfig(data_root=data_root, img_size=tuple(meta["input_size"])), log)
+    part: Split = ds.splits[split]
+    y = align_labels(ds.class_names, class_names, part.y)
+    log(f"evaluating {resolve_model_path(model_ref)} on {split} of {ds.source}: {len(y)} images"
+        + (f", {len(ds.skipped)} file(s) skipped" if ds.skipped else ""))
+    result = score(predict_proba(model, part.x, batch_size), y, class_names)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_artifacts(out, result, class_names, split, ds.source)
+    metrics = {"model": str(resolve_model_path(model_ref)), "data": ds.source, "split": split,
+               **{k: v for k, v in result.items() if k != "confusion_matrix"},
+               "confusion_matrix": result["confusion_matrix"], "class_names": class_names,
+               "skipped_files": _skipped_summary(ds)}
+    write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def _skipped_summary(ds: Dataset, n: int = 10) -> dict:
+    return {"count": len(ds.skipped), "examples": [f"{p}: {why}" for p, why in ds.skipped[:n]]}

@@ -1,0 +1,58 @@
+"""VGG-13-style CNN for small grayscale faces (the design's architecture).
+
+features: 4 blocks of 2 x (3x3 conv + BatchNorm + ReLU), 2x2 max-pool, dropout
+head:     flatten, 2 x (Dense + ReLU + dropout), softmax
+
+Layers are named ``features_*`` and ``head_*`` so the feature extractor (and so Grad-CAM's
+last convolution) is obvious from the model itself.
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers, regularizers
+
+from fera.models._registry import register_model
+
+
+def vgg_features(x, widths, l2: float, block_dropout: float):
+    """The convolutional feature extractor: one block per width."""
+    reg = regularizers.L2(l2) if l2 else None
+    for b, width in enumerate(widths, start=1):
+        for c in (1, 2):
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False, kernel_regularizer=reg,
+                              name=f"features_block{b}_conv{c}")(x)
+            x = layers.BatchNormalization(momentum=0.9, name=f"features_block{b}_bn{c}")(x)
+            x = layers.ReLU(name=f"features_block{b}_relu{c}")(x)
+        x = layers.MaxPooling2D(2, name=f"features_block{b}_pool")(x)
+        x = layers.Dropout(block_dropout, name=f"features_block{b}_dropout")(x)
+    return x
+
+
+def classifier_head(x, units: int, num_classes: int, l2: float, dropout: float):
+    """Flatten, two Dense + ReLU + dropout layers, softmax over the classes."""
+    reg = regularizers.L2(l2) if l2 else None
+    x = layers.Flatten(name="head_flatten")(x)
+    for d in (1, 2):
+        x = layers.Dense(units, kernel_regularizer=reg, name=f"head_dense{d}")(x)
+        x = layers.ReLU(name=f"head_relu{d}")(x)
+        x = layers.Dropout(dropout, name=f"head_dropout{d}")(x)
+    return layers.Dense(num_classes, activation="softmax", name="head_predictions")(x)
+
+
+def _vgg(name, widths, units, input_shape, num_classes, l2, dropout, block_dropout):
+    inputs = keras.Input(shape=input_shape, name="image")  # grayscale in [0, 1], (H, W, 1)
+    x = vgg_features(inputs, widths, l2, block_dropout)
+    outputs = classifier_head(x, units, num_classes, l2, dropout)
+    return keras.Model(inputs, outputs, name=name)
+
+
+@register_model
+def vgg13(input_shape=(48, 48, 1), num_classes=7, l2=1e-4, dropout=0.5, block_dropout=0.25):
+    """The design's VGG-13: 64-128-256-512 conv blocks, two Dense(1024) (about 14M parameters at 48x48)."""
+    return _vgg("vgg13", (64, 128, 256, 512), 1024, input_shape, num_classes, l2, dropout, block_dropout)
+
+
+@register_model
+def vgg13_half(input_shape=(48, 48, 1), num_classes=7, l2=1e-4, dropout=0.5, block_dropout=0.25):
+    """VGG-13 at half width: 32-64-128-256 conv blocks, two Dense(512); ~4x faster on a CPU."""
+    return _vgg("vgg13_half", (32, 64, 128, 256), 512, input_shape, num_classes, l2, dropout, block_dropout)

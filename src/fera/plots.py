@@ -1,0 +1,64 @@
+"""Figures for a run: learning curves and the confusion matrix (matplotlib, no display needed)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fera.fileio import atomic_path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    _pyplot().close(fig)
+
+
+def plot_curve(history: list[dict], metric: str, path: Path, title: str) -> None:
+    """Train and validation ``metric`` per epoch (accuracy.png, loss.png)."""
+    plt = _pyplot()
+    epochs = [h["epoch"] for h in history]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, label, style in ((metric, "train", "-o"), (f"val_{metric}", "validation", "--s")):
+        values = [h.get(key) for h in history]
+        if any(v is not None for v in values):
+            ax.plot(epochs, values, style, label=label, markersize=3)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    _save(fig, path)
+
+
+def plot_confusion(cm: np.ndarray, class_names: list[str], path: Path, title: str) -> None:
+    """Counts (left) and row-normalised recall (right), numbers written in every cell."""
+    plt = _pyplot()
+    cm = np.asarray(cm)
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    k = len(class_names)
+    size = max(4.0, 0.6 * k + 2)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * size + 1, size))
+    for ax, data, fmt, sub in ((axes[0], cm, "d", "counts"), (axes[1], norm, ".2f", "share of true class")):
+        ax.imshow(data, cmap="Blues", vmin=0, vmax=data.max() or 1)
+        ax.set_xticks(range(k), class_names, rotation=45, ha="right")
+        ax.set_yticks(range(k), class_names)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(sub)
+        hi = (data.max() or 1) / 2
+        for i in range(k):
+            for j in range(k):
+                ax.text(j, i, format(data[i, j], fmt), ha="center", va="center", fontsize=8,
+                        color="white" if data[i, j] > hi else "black")
+    fig.suptitle(title)
+    _save(fig, path)

@@ -1,0 +1,218 @@
+"""Training: Adam + cross-entropy with early stopping, LR on plateau, best checkpoint, and resume.
+
+After every epoch the full state (model with optimizer, callback counters, history) is saved
+atomically under ``out_dir/checkpoints``, so a killed run loses at most the epoch in progress
+and ``--resume`` continues on the same schedule.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import platform
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from fera.augment import Batches
+from fera.config import RunConfig
+from fera.data import Dataset, class_weights, load_dataset, write_label_map
+from fera.errors import FeraError
+from fera.evaluate import _skipped_summary, predict_proba, score, write_artifacts
+from fera.fileio import read_json, write_json, write_text
+from fera.modelio import load_model, load_training_state, make_meta, save_model, save_training_state
+from fera.models import create_model
+
+
+class Interrupted(FeraError):
+    """Training was stopped by the user (Ctrl-C); the last finished epoch is saved."""
+
+
+class _RunState(keras.callbacks.Callback):
+    """Per-epoch bookkeeping: history, best checkpoint, resumable state. Must be the last callback."""
+
+    def __init__(self, out: Path, meta: dict, batches: Batches, early, reduce_lr, state: dict | None):
+        super().__init__()
+        self.out, self.meta, self.batches = out, meta, batches
+        self.early, self.reduce_lr = early, reduce_lr
+        self.state = state or {"epoch": 0, "history": [], "best_val_accuracy": None, "best_epoch": None,
+                               "wall_seconds": 0.0, "finished": False}
+        self._t0 = time.perf_counter()
+
+    def on_train_begin(self, logs=None):
+        # EarlyStopping and ReduceLROnPlateau reset themselves here; put back the saved counters.
+        saved = self.state.get("callbacks")
+        if saved:
+            for cb, name in ((self.early, "early_stopping"), (self.reduce_lr, "reduce_lr")):
+                for attr, value in saved[name].items():
+                    setattr(cb, attr, value)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches.set_epoch(epoch)
+        self._t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()},
+               "lr": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))}
+        st = self.state
+        st["history"].append(row)
+        val_acc = logs.get("val_accuracy")
+        if val_acc is not None and (st["best_val_accuracy"] is None or val_acc > st["best_val_accuracy"]):
+            st["best_val_accuracy"], st["best_epoch"] = float(val_acc), epoch + 1
+            save_model(self.model, self.out / "best_model.keras", self.meta)
+            save_model(self.model, self.out / "best_model.h5", self.meta)
+        st["epoch"] = epoch + 1
+        st["wall_seconds"] += time.perf_counter() - self._t0
+        st["callbacks"] = {
+            "early_stopping": {"wait": int(self.early.wait), "best": _num(self.early.best),
+                               "best_epoch": int(self.early.best_epoch)},
+            "reduce_lr": {"wait": int(self.reduce_lr.wait), "best": _num(self.reduce_lr.best),
+                          "cooldown_counter": int(self.reduce_lr.cooldown_counter)},
+        }
+        save_training_state(self.model, self.out / "checkpoints")
+        write_history_csv(self.out / "history.csv", st["history"])
+        write_json(self.out / "checkpoints" / "state.json", st)  # written last: it vouches for the files above
+
+    def on_train_end(self, logs=None):
+        self.state["finished"] = True
+        self.state["stopped_early"] = bool(self.early.stopped_epoch)
+        write_json(self.out / "checkpoints" / "state.json", self.state)
+
+
+def _num(v):
+    return None if v is None else float(v)
+
+
+def write_history_csv(path: Path, history: list[dict]) -> None:
+    keys = list(dict.fromkeys(k for row in history for k in row))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    w.writerows(history)
+    write_text(path, buf.getvalue())
+
+
+def prepare_out_dir(cfg: RunConfig) -> dict | None:
+    """Check ``out_dir`` for a fresh run or a resume; return the saved state when resuming."""
+    out = Path(cfg.train.out_dir)
+    state_file = out / "checkpoints" / "state.json"
+    if cfg.train.resume:
+        if not state_file.is_file() or not (out / "checkpoints" / "last.weights.h5").is_file():
+            raise FeraError(f"nothing to resume in {out}: no checkpoints/state.json from an earlier run")
+        return read_json(state_file)
+    if out.is_file():
+        raise FeraError(f"--out_dir {out} is a file")
+    if out.is_dir() and any(out.iterdir()) and not cfg.train.overwrite:
+        raise FeraError(f"--out_dir {out} is not empty: add --resume to continue that run, "
+                        "--overwrite to replace it, or choose another folder")
+    return None
+
+
+def train(cfg: RunConfig, log=print) -> dict:
+    """Train ``cfg.model.name`` on ``cfg.data`` and write every artifact to ``cfg.train.out_dir``."""
+    t_start = time.perf_counter()
+    state = prepare_out_dir(cfg)
+    out = Path(cfg.train.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(cfg.data.seed)
+
+    ds = load_dataset(cfg.data, log)
+    log(f"data: {ds.source}: " + ", ".join(f"{k} {len(v)}" for k, v in ds.splits.items())
+        + (" (val split from train)" if ds.val_from_train else "")
+        + f", {len(ds.skipped)} skipped, loaded in {ds.load_seconds:.1f}s" + (" from cache" if ds.from_cache else ""))
+    write_label_map(ds, out)
+    weights = class_weights(ds.splits["train"].y, ds.num_classes)
+    write_json(out / "class_weights.json", {name: weights[i] for i, name in enumerate(ds.class_names)})
+    write_json(out / "config.json", {**cfg.to_dict(), "backend": keras.backend.backend()})
+    meta = make_meta(ds.class_names, cfg.data.img_size, cfg.model.name)
+
+    model = create_model(cfg.model.name, input_shape=(*cfg.data.img_size, 1), num_classes=ds.num_classes,
+                         l2=cfg.model.l2, dropout=cfg.model.dropout)
+    model.compile(optimizer=keras.optimizers.Adam(cfg.train.lr), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    if state is not None:  # weights, Adam moments and the (possibly reduced) learning rate
+        load_training_state(model, out / "checkpoints")
+        log(f"resuming after epoch {state['epoch']} (best val_accuracy {state['best_val_accuracy']:.4f} "
+            f"at epoch {state['best_epoch']})")
+
+    tr, va = ds.splits["train"], ds.splits["val"]
+    batches = Batches(tr.x, tr.y, ds.num_classes, cfg.data.batch_size, seed=cfg.data.seed, shuffle=True,
+                      augment_cfg=cfg.augment, class_weight=weights)
+    val_batches = Batches(va.x, va.y, ds.num_classes, cfg.data.batch_size)
+    t = cfg.train
+    early = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=t.early_stopping_patience)
+    reduce_lr = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=t.reduce_lr_factor,
+                                                  patience=t.reduce_lr_patience, min_lr=t.min_lr, verbose=1)
+    run_state = _RunState(out, meta, batches, early, reduce_lr, state)
+    initial_epoch = state["epoch"] if state else 0
+    if state and state.get("finished"):
+        log("this run had already finished; writing its artifacts again")
+    else:
+        try:
+            model.fit(batches, validation_data=val_batches, epochs=t.epochs, initial_epoch=initial_epoch,
+                      callbacks=[early, reduce_lr, run_state], verbose=t.verbose)
+        except KeyboardInterrupt:
+            raise Interrupted(f"interrupted after epoch {run_state.state['epoch']}; continue with: "
+                              f"fera train --out_dir {out} --resume") from None
+    if run_state.state["best_epoch"] is None:
+        raise FeraError("training ended before any epoch finished; nothing to evaluate")
+    return finalize(out, ds, cfg, run_state.state, time.perf_counter() - t_start, log)
+
+
+def finalize(out: Path, ds: Dataset, cfg: RunConfig, state: dict, session_seconds: float, log) -> dict:
+    """Evaluate the best checkpoint and write curves, report, confusion matrix and metrics.json."""
+    from fera.plots import plot_curve
+
+    hist = state["history"]
+    plot_curve(hist, "accuracy", out / "accuracy.png", f"{cfg.model.name}: accuracy")
+    plot_curve(hist, "loss", out / "loss.png", f"{cfg.model.name}: loss")
+    best, _ = load_model(out / "best_model.keras")
+    results = {name: score(predict_proba(best, s.x), s.y, ds.class_names)
+               for name, s in ds.splits.items() if name != "train"}
+    eval_split = "test" if "test" in results else "val"
+    write_artifacts(out, results[eval_split], ds.class_names, eval_split, ds.source)
+    metrics = {
+        "model": cfg.model.name,
+        "best_epoch": state["best_epoch"],
+        "epochs_run": state["epoch"],
+        "best_val_accuracy": state["best_val_accuracy"],
+        "val_accuracy": results["val"]["accuracy"],
+        "val_loss": results["val"]["loss"],
+        "val_macro_f1": results["val"]["macro_f1"],
+        **({"test_accuracy": results["test"]["accuracy"], "test_loss": results["test"]["loss"],
+            "test_macro_f1": results["test"]["macro_f1"]} if "test" in results else {}),
+        "evaluated_on": eval_split,
+        "macro_f1": results[eval_split]["macro_f1"],
+        "per_class": results[eval_split]["per_class"],
+        "hyperparameters": {"epochs": cfg.train.epochs, "img_size": list(cfg.data.img_size),
+                            "batch_size": cfg.data.batch_size, "lr": cfg.train.lr, "l2": cfg.model.l2,
+                            "dropout": cfg.model.dropout, "seed": cfg.data.seed, "augment": vars(cfg.augment)},
+        "backend": keras.backend.backend(),
+        "versions": _versions(),
+        "hardware": {"machine": platform.machine(), "processor": platform.processor() or None,
+                     "cpu_count": __import__("os").cpu_count()},
+        "dataset": {"source": ds.source, "val_from_train": ds.val_from_train, "counts": ds.counts()},
+        "skipped_files": _skipped_summary(ds),
+        "wall_seconds": {"training": round(state["wall_seconds"], 1), "this_session": round(session_seconds, 1)},
+    }
+    write_json(out / "metrics.json", metrics)
+    log(f"best val_accuracy {metrics['best_val_accuracy']:.4f} at epoch {metrics['best_epoch']}; "
+        f"macro-F1 on {eval_split} {metrics['macro_f1']:.4f}; artifacts in {out}")
+    return metrics
+
+
+def _versions() -> dict:
+    import importlib.metadata as md
+
+    v = {"python": platform.python_version(), "numpy": np.__version__, "keras": keras.__version__}
+    for pkg in ("torch", "tensorflow", "tensorflow-cpu", "jax"):
+        try:
+            v[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    from fera import __version__
+
+    v["fera"] = __version__
+    return v

@@ -1,0 +1,166 @@
+"""Training end to end on tiny data (runs under every Keras backend: `pytest -m train`)."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import REPO
+from PIL import Image
+
+from fera.cli import main
+from fera.modelio import load_model, read_meta
+
+pytestmark = pytest.mark.train
+
+ARTIFACTS = ["best_model.h5", "best_model.keras", "accuracy.png", "loss.png", "history.csv",
+             "classification_report.json", "confusion_matrix.png", "metrics.json", "label_map.json",
+             "config.json", "class_weights.json"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(demo_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "vgg13"
+    assert main(["train", "--data_root", str(demo_root), "--out_dir", str(out), "--epochs", "2",
+                 "--batch_size", "16", "--verbose", "0"]) == 0
+    return out
+
+
+def test_every_artifact_is_written(run_dir):
+    for name in ARTIFACTS:
+        assert (run_dir / name).is_file(), name
+    for png in ("accuracy.png", "loss.png", "confusion_matrix.png"):
+        with Image.open(run_dir / png) as im:
+            assert im.width > 200 and im.height > 200
+    assert not [p for p in run_dir.rglob(".*tmp*")], "temporary files left behind"
+
+
+def test_metrics_report_and_config(run_dir, demo_root):
+    m = json.loads((run_dir / "metrics.json").read_text())
+    assert 0 <= m["best_val_accuracy"] <= 1 and m["best_epoch"] in (1, 2) and m["epochs_run"] == 2
+    assert m["evaluated_on"] == "test" and "test_accuracy" in m and "test_loss" in m
+    assert set(m["per_class"]) == {"happy", "neutral", "sad", "surprise"}
+    assert m["hyperparameters"]["lr"] == 1e-3 and m["hyperparameters"]["dropout"] == 0.5
+    assert m["backend"] == os.environ["KERAS_BACKEND"] and "keras" in m["versions"]
+    assert m["dataset"]["counts"]["train"]["happy"] == 12 and m["skipped_files"]["count"] == 0
+    assert m["wall_seconds"]["training"] > 0
+    report = json.loads((run_dir / "classification_report.json").read_text())
+    assert report["split"] == "test" and report["sad"]["support"] == 4
+    assert {"precision", "recall", "f1-score"} <= set(report["happy"])
+    cfg = json.loads((run_dir / "config.json").read_text())
+    assert cfg["data"]["data_root"] == str(demo_root) and cfg["train"]["epochs"] == 2
+    rows = list(csv.DictReader(open(run_dir / "history.csv")))
+    assert [r["epoch"] for r in rows] == ["1", "2"] and "val_accuracy" in rows[0]
+    assert json.loads((run_dir / "label_map.json").read_text()) == {"0": "happy", "1": "neutral", "2": "sad",
+                                                                       "3": "surprise"}
+
+
+def test_checkpoints_carry_their_metadata(run_dir):
+    for name in ("best_model.keras", "best_model.h5"):
+        meta = read_meta(run_dir / name)
+        assert meta["class_names"] == ["happy", "neutral", "sad", "surprise"]
+        assert meta["input_size"] == [48, 48] and meta["preprocessing"]["scale"] == pytest.approx(1 / 255)
+    model, meta = load_model(run_dir / "best_model.h5")
+    assert model.output_shape == (None, 4) and meta["model"] == "vgg13"
+
+
+def test_non_empty_out_dir_is_never_overwritten_silently(run_dir, demo_root, capsys):
+    before = (run_dir / "metrics.json").read_bytes()
+    assert main(["train", "--data_root", str(demo_root), "--out_dir", str(run_dir), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "is not empty" in err and "--resume" in err
+    assert (run_dir / "metrics.json").read_bytes() == before
+
+
+def _start(demo_root, out, epochs):
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    return subprocess.Popen([sys.executable, "-m", "fera", "train", "--data_root", str(demo_root), "--out_dir",
+                             str(out), "--epochs", str(epochs), "--batch_size", "16", "--verbose", "2"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_epoch(out, proc, n=1, timeout=300):
+    state = out / "checkpoints" / "state.json"
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if state.is_file() and json.loads(state.read_text())["epoch"] >= n:
+            return
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        time.sleep(0.05)
+    raise AssertionError("no epoch finished in time")
+
+
+def test_resume_after_kill_loses_at_most_one_epoch(demo_root, tmp_path):
+    out = tmp_path / "killed"
+    proc = _start(demo_root, out, epochs=50)
+    _wait_for_epoch(out, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = json.loads((out / "checkpoints" / "state.json").read_text())["epoch"]
+    assert done >= 1
+    assert main(["train", "--out_dir", str(out), "--resume", "--epochs", str(done + 2), "--verbose", "0"]) == 0
+    rows = list(csv.DictReader(open(out / "history.csv")))
+    assert [int(r["epoch"]) for r in rows] == list(range(1, done + 3))
+    state = json.loads((out / "checkpoints" / "state.json").read_text())
+    assert state["finished"] and state["epoch"] == done + 2
+    for name in ARTIFACTS:
+        assert (out / name).is_file(), name
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(demo_root, tmp_path):
+    out = tmp_path / "interrupted"
+    proc = _start(demo_root, out, epochs=50)
+    _wait_for_epoch(out, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    last = err.strip().splitlines()[-1]
+    assert "interrupted after epoch" in last and "--resume" in last
+    assert "Traceback" not in err
+
+
+def test_resume_without_a_run_is_a_clear_error(tmp_path, capsys):
+    assert main(["train", "--out_dir", str(tmp_path / "nothing"), "--resume"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_design_commands_work_verbatim(demo_root, tmp_path):
+    out = tmp_path / "runs" / "vgg13_fer"
+    r = subprocess.run([sys.executable, "src/data_preprocessing.py", "--data_root", str(demo_root), "--img_size",
+                        "48,48", "--batch_size", "64"], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "happy" in r.stdout and "one training batch" in r.stdout
+    r = subprocess.run([sys.executable, "src/model_training.py", "--data_root", str(demo_root), "--out_dir", str(out),
+                        "--epochs", "1", "--img_size", "48,48", "--batch_size", "64", "--lr", "1e-3", "--l2", "1e-4",
+                        "--dropout", "0.5"], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (out / "best_model.h5").is_file() and (out / "metrics.json").is_file()
+
+
+def test_training_state_round_trip_keeps_adam_moments_and_lr(tmp_path):
+    import keras
+    import numpy as np
+
+    from fera.models import create_model
+    from fera.modelio import load_training_state, save_training_state
+
+    def fresh():
+        m = create_model("vgg13_half", input_shape=(16, 16, 1), num_classes=3)
+        m.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
+        return m
+
+    x, y = np.random.rand(8, 16, 16, 1).astype("float32"), np.eye(3, dtype="float32")[np.arange(8) % 3]
+    a = fresh()
+    a.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    a.optimizer.learning_rate = 2.5e-4  # as ReduceLROnPlateau does
+    save_training_state(a, tmp_path)
+    b = fresh()
+    load_training_state(b, tmp_path)
+    assert int(keras.ops.convert_to_numpy(b.optimizer.iterations)) == 2
+    assert float(keras.ops.convert_to_numpy(b.optimizer.learning_rate)) == pytest.approx(2.5e-4)
+    for va, vb in zip(a.optimizer.variables, b.optimizer.variables):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(va), keras.ops.convert_to_numpy(vb))
+    np.testing.assert_allclose(a.predict(x, verbose=0), b.predict(x, verbose=0), atol=1e-6)
