@@ -1,0 +1,45 @@
+# fera: `make demo` (set up and run the main job) and `make test` (set up and run the tests).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# The CPU build of PyTorch (the default Keras backend); pinned so pip never pulls the CUDA build.
+TORCH  ?= torch==2.13.0
+DEMO   ?= demo/out
+
+.PHONY: install demo test test-fast clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q "$(TORCH)" -e ".[train,test]"
+	touch $@
+
+# TensorFlow, so the training tests also run under the design's backend.
+$(VENV)/.installed-tf: $(VENV)/.installed
+	$(BIN)/pip install -q "tensorflow-cpu>=2.18"
+	touch $@
+
+install: $(VENV)/.installed
+
+# Until a trained model ships: build a tiny dataset from the drawings in the package, smoke-test it,
+# train the design's VGG-13 for a few epochs and evaluate it on the held-out test split.
+demo: install
+	rm -rf $(DEMO)
+	$(BIN)/python -m fera.demo $(DEMO)/data
+	$(BIN)/fera data --data_root $(DEMO)/data
+	$(BIN)/fera train --data_root $(DEMO)/data --out_dir $(DEMO)/run --model vgg13 --epochs 8 --batch_size 32 --verbose 2
+	$(BIN)/fera evaluate --model $(DEMO)/run --data_root $(DEMO)/data --out_dir $(DEMO)/eval
+	@echo "artifacts: $(DEMO)/run (training) and $(DEMO)/eval (evaluation)"
+
+# All tests under the default (torch) backend, then the training tests again under TensorFlow.
+test: $(VENV)/.installed-tf
+	$(BIN)/python -m pytest -q
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q -m train
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not train"
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache
