@@ -164,3 +164,13 @@ def test_training_state_round_trip_keeps_adam_moments_and_lr(tmp_path):
     for va, vb in zip(a.optimizer.variables, b.optimizer.variables):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(va), keras.ops.convert_to_numpy(vb))
     np.testing.assert_allclose(a.predict(x, verbose=0), b.predict(x, verbose=0), atol=1e-6)
+
+
+def test_same_seed_same_run(demo_root, tmp_path):
+    histories = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        assert main(["train", "--data_root", str(demo_root), "--out_dir", str(out), "--model", "vgg13_half",
+                     "--epochs", "1", "--batch_size", "16", "--seed", "7", "--verbose", "0"]) == 0
+        histories.append(list(csv.DictReader(open(out / "history.csv"))))
+    assert histories[0] == histories[1]
