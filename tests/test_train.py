@@ -174,3 +174,12 @@ def test_same_seed_same_run(demo_root, tmp_path):
                      "--epochs", "1", "--batch_size", "16", "--seed", "7", "--verbose", "0"]) == 0
         histories.append(list(csv.DictReader(open(out / "history.csv"))))
     assert histories[0] == histories[1]
+
+
+def test_mixed_bfloat16_trains_and_saves_float32_models(demo_root, tmp_path):
+    out = tmp_path / "bf16"
+    assert main(["train", "--data_root", str(demo_root), "--out_dir", str(out), "--model", "vgg13_half",
+                 "--epochs", "1", "--batch_size", "16", "--precision", "mixed_bfloat16", "--verbose", "0"]) == 0
+    model, _ = load_model(out / "best_model.keras")
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
+    assert json.loads((out / "metrics.json").read_text())["hyperparameters"]["precision"] == "mixed_bfloat16"

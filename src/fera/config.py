@@ -49,6 +49,9 @@ class TrainConfig:
     resume: bool = False  # continue the run in out_dir from its last saved epoch
     overwrite: bool = False  # allow a fresh run in a non-empty out_dir (old artifacts are replaced)
     verbose: int = 1  # Keras progress: 0 silent, 1 progress bar, 2 one line per epoch
+    # "float32", or "mixed_bfloat16": bf16 compute with float32 weights, about 1.5x faster on CPUs with
+    # bf16 instructions (AVX512-BF16/AMX) and on GPUs; saved models are always float32.
+    precision: str = "float32"
 
 
 @dataclass

@@ -39,8 +39,9 @@ def save_model(model, path: str | Path, meta: dict) -> None:
     import keras
 
     path = Path(path)
-    if getattr(model, "optimizer", None) is not None:  # an inference copy: a third of the size
-        inference = keras.Model.from_config(model.get_config())
+    if getattr(model, "optimizer", None) is not None:  # a float32 inference copy: a third of the size
+        config = json.loads(json.dumps(model.get_config()).replace('"mixed_bfloat16"', '"float32"'))
+        inference = keras.Model.from_config(config)
         inference.set_weights(model.get_weights())
         model = inference
     with atomic_path(path) as tmp:

@@ -128,8 +128,14 @@ def train(cfg: RunConfig, log=print) -> dict:
     write_json(out / "config.json", {**cfg.to_dict(), "backend": keras.backend.backend()})
     meta = make_meta(ds.class_names, cfg.data.img_size, cfg.model.name)
 
-    model = create_model(cfg.model.name, input_shape=(*cfg.data.img_size, 1), num_classes=ds.num_classes,
-                         l2=cfg.model.l2, dropout=cfg.model.dropout)
+    if cfg.train.precision not in ("float32", "mixed_bfloat16"):
+        raise FeraError(f"--precision must be float32 or mixed_bfloat16 (got {cfg.train.precision})")
+    keras.mixed_precision.set_global_policy(cfg.train.precision)
+    try:
+        model = create_model(cfg.model.name, input_shape=(*cfg.data.img_size, 1), num_classes=ds.num_classes,
+                             l2=cfg.model.l2, dropout=cfg.model.dropout)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")  # layers keep theirs; nothing else is affected
     model.compile(optimizer=keras.optimizers.Adam(cfg.train.lr), loss="categorical_crossentropy",
                   metrics=["accuracy"])
     if state is not None:  # weights, Adam moments and the (possibly reduced) learning rate
@@ -188,7 +194,8 @@ def finalize(out: Path, ds: Dataset, cfg: RunConfig, state: dict, session_second
         "per_class": results[eval_split]["per_class"],
         "hyperparameters": {"epochs": cfg.train.epochs, "img_size": list(cfg.data.img_size),
                             "batch_size": cfg.data.batch_size, "lr": cfg.train.lr, "l2": cfg.model.l2,
-                            "dropout": cfg.model.dropout, "seed": cfg.data.seed, "augment": vars(cfg.augment)},
+                            "dropout": cfg.model.dropout, "seed": cfg.data.seed, "precision": cfg.train.precision,
+                            "augment": vars(cfg.augment)},
         "backend": keras.backend.backend(),
         "versions": _versions(),
         "hardware": {"machine": platform.machine(), "processor": platform.processor() or None,

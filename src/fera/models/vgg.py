@@ -36,7 +36,8 @@ def classifier_head(x, units: int, num_classes: int, l2: float, dropout: float):
         x = layers.Dense(units, kernel_regularizer=reg, name=f"head_dense{d}")(x)
         x = layers.ReLU(name=f"head_relu{d}")(x)
         x = layers.Dropout(dropout, name=f"head_dropout{d}")(x)
-    return layers.Dense(num_classes, activation="softmax", name="head_predictions")(x)
+    # float32 even under mixed precision, so probabilities and the loss keep full precision
+    return layers.Dense(num_classes, activation="softmax", dtype="float32", name="head_predictions")(x)
 
 
 def _vgg(name, widths, units, input_shape, num_classes, l2, dropout, block_dropout):
