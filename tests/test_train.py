@@ -183,3 +183,15 @@ def test_mixed_bfloat16_trains_and_saves_float32_models(demo_root, tmp_path):
     model, _ = load_model(out / "best_model.keras")
     assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
     assert json.loads((out / "metrics.json").read_text())["hyperparameters"]["precision"] == "mixed_bfloat16"
+
+
+def test_resume_a_finished_run_trains_on_only_when_asked(run_dir, tmp_path, capsys):
+    import shutil
+
+    out = tmp_path / "more"
+    shutil.copytree(run_dir, out)
+    assert main(["train", "--out_dir", str(out), "--resume", "--verbose", "0"]) == 0
+    assert "already finished" in capsys.readouterr().err
+    assert len(list(csv.DictReader(open(out / "history.csv")))) == 2
+    assert main(["train", "--out_dir", str(out), "--resume", "--epochs", "3", "--verbose", "0"]) == 0
+    assert [r["epoch"] for r in csv.DictReader(open(out / "history.csv"))] == ["1", "2", "3"]

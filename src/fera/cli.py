@@ -134,6 +134,7 @@ def cmd_train(args) -> int:
         d.pop("backend", None)
         cfg = RunConfig.from_dict(d)
         cfg.train.resume = True
+        cfg.train.out_dir = train_cfg.out_dir  # the folder may have been moved since
         if args.epochs is not None:  # the one setting a resumed run may change: train for longer
             cfg.train.epochs = args.epochs
         if args.verbose is not None:

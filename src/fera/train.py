@@ -113,6 +113,8 @@ def prepare_out_dir(cfg: RunConfig) -> dict | None:
 def train(cfg: RunConfig, log=print) -> dict:
     """Train ``cfg.model.name`` on ``cfg.data`` and write every artifact to ``cfg.train.out_dir``."""
     t_start = time.perf_counter()
+    if cfg.train.precision not in ("float32", "mixed_bfloat16"):
+        raise FeraError(f"--precision must be float32 or mixed_bfloat16 (got {cfg.train.precision})")
     state = prepare_out_dir(cfg)
     out = Path(cfg.train.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -128,8 +130,6 @@ def train(cfg: RunConfig, log=print) -> dict:
     write_json(out / "config.json", {**cfg.to_dict(), "backend": keras.backend.backend()})
     meta = make_meta(ds.class_names, cfg.data.img_size, cfg.model.name)
 
-    if cfg.train.precision not in ("float32", "mixed_bfloat16"):
-        raise FeraError(f"--precision must be float32 or mixed_bfloat16 (got {cfg.train.precision})")
     keras.mixed_precision.set_global_policy(cfg.train.precision)
     try:
         model = create_model(cfg.model.name, input_shape=(*cfg.data.img_size, 1), num_classes=ds.num_classes,
@@ -153,8 +153,8 @@ def train(cfg: RunConfig, log=print) -> dict:
                                                   patience=t.reduce_lr_patience, min_lr=t.min_lr, verbose=1)
     run_state = _RunState(out, meta, batches, early, reduce_lr, state)
     initial_epoch = state["epoch"] if state else 0
-    if state and state.get("finished"):
-        log("this run had already finished; writing its artifacts again")
+    if state and state.get("finished") and (state.get("stopped_early") or state["epoch"] >= t.epochs):
+        log("this run had already finished; writing its artifacts again (pass a larger --epochs to train on)")
     else:
         try:
             model.fit(batches, validation_data=val_batches, epochs=t.epochs, initial_epoch=initial_epoch,
