@@ -106,6 +106,7 @@ def _train_options() -> argparse.ArgumentParser:
     g.add_argument("--model", help="registry name of the model (default vgg13; see `fera models`)")
     g.add_argument("--epochs", type=int, help="maximum epochs (default 20)")
     g.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
+    g.add_argument("--warmup_epochs", type=float, help="epochs of linear learning-rate warm-up (default 1; 0 = none)")
     g.add_argument("--l2", type=float, help="L2 penalty on kernels (default 1e-4)")
     g.add_argument("--dropout", type=float, help="dropout after the dense layers (default 0.5)")
     g.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 10)")

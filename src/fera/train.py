@@ -81,6 +81,22 @@ class _RunState(keras.callbacks.Callback):
         write_json(self.out / "checkpoints" / "state.json", self.state)
 
 
+class _Warmup(keras.callbacks.Callback):
+    """Linear learning-rate warm-up over the first ``epochs`` epochs (a no-op once past them)."""
+
+    def __init__(self, lr: float, epochs: float, steps_per_epoch: int):
+        super().__init__()
+        self.lr, self.total, self.steps_per_epoch, self.epoch = lr, int(epochs * steps_per_epoch), steps_per_epoch, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        step = self.epoch * self.steps_per_epoch + batch
+        if step < self.total:
+            self.model.optimizer.learning_rate = self.lr * (step + 1) / self.total
+
+
 def _num(v):
     return None if v is None else float(v)
 
@@ -158,7 +174,8 @@ def train(cfg: RunConfig, log=print) -> dict:
     else:
         try:
             model.fit(batches, validation_data=val_batches, epochs=t.epochs, initial_epoch=initial_epoch,
-                      callbacks=[early, reduce_lr, run_state], verbose=t.verbose)
+                      callbacks=[_Warmup(t.lr, t.warmup_epochs, len(batches)), early, reduce_lr, run_state],
+                      verbose=t.verbose)
         except KeyboardInterrupt:
             raise Interrupted(f"interrupted after epoch {run_state.state['epoch']}; continue with: "
                               f"fera train --out_dir {out} --resume") from None
@@ -193,7 +210,8 @@ def finalize(out: Path, ds: Dataset, cfg: RunConfig, state: dict, session_second
         "macro_f1": results[eval_split]["macro_f1"],
         "per_class": results[eval_split]["per_class"],
         "hyperparameters": {"epochs": cfg.train.epochs, "img_size": list(cfg.data.img_size),
-                            "batch_size": cfg.data.batch_size, "lr": cfg.train.lr, "l2": cfg.model.l2,
+                            "batch_size": cfg.data.batch_size, "lr": cfg.train.lr,
+                            "warmup_epochs": cfg.train.warmup_epochs, "l2": cfg.model.l2,
                             "dropout": cfg.model.dropout, "seed": cfg.data.seed, "precision": cfg.train.precision,
                             "augment": vars(cfg.augment)},
         "backend": keras.backend.backend(),
