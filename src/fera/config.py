@@ -49,6 +49,9 @@ class TrainConfig:
     reduce_lr_patience: int = 3  # epochs without val_loss gain before the LR is cut
     reduce_lr_factor: float = 0.5  # LR multiplier on plateau
     min_lr: float = 1e-6  # the LR never goes below this
+    # "balanced" (n / (k * n_class), the design's), "sqrt" (their square root) or "none". Balanced
+    # weights (disgust x9.4 on FER-2013) slow the first epochs markedly; see README.
+    class_weight: str = "balanced"
     resume: bool = False  # continue the run in out_dir from its last saved epoch
     overwrite: bool = False  # allow a fresh run in a non-empty out_dir (old artifacts are replaced)
     verbose: int = 1  # Keras progress: 0 silent, 1 progress bar, 2 one line per epoch

@@ -131,6 +131,8 @@ def train(cfg: RunConfig, log=print) -> dict:
     t_start = time.perf_counter()
     if cfg.train.precision not in ("float32", "mixed_bfloat16"):
         raise FeraError(f"--precision must be float32 or mixed_bfloat16 (got {cfg.train.precision})")
+    if cfg.train.class_weight not in ("balanced", "sqrt", "none"):
+        raise FeraError(f"--class_weight must be balanced, sqrt or none (got {cfg.train.class_weight})")
     state = prepare_out_dir(cfg)
     out = Path(cfg.train.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -142,7 +144,10 @@ def train(cfg: RunConfig, log=print) -> dict:
         + f", {len(ds.skipped)} skipped, loaded in {ds.load_seconds:.1f}s" + (" from cache" if ds.from_cache else ""))
     write_label_map(ds, out)
     weights = class_weights(ds.splits["train"].y, ds.num_classes)
-    write_json(out / "class_weights.json", {name: weights[i] for i, name in enumerate(ds.class_names)})
+    used = {"balanced": weights, "sqrt": {i: w ** 0.5 for i, w in weights.items()}, "none": None}[
+        cfg.train.class_weight]
+    write_json(out / "class_weights.json", {"balanced": {name: weights[i] for i, name in enumerate(ds.class_names)},
+                                            "used": cfg.train.class_weight})
     write_json(out / "config.json", {**cfg.to_dict(), "backend": keras.backend.backend()})
     meta = make_meta(ds.class_names, cfg.data.img_size, cfg.model.name)
 
@@ -161,7 +166,7 @@ def train(cfg: RunConfig, log=print) -> dict:
 
     tr, va = ds.splits["train"], ds.splits["val"]
     batches = Batches(tr.x, tr.y, ds.num_classes, cfg.data.batch_size, seed=cfg.data.seed, shuffle=True,
-                      augment_cfg=cfg.augment, class_weight=weights)
+                      augment_cfg=cfg.augment, class_weight=used)
     val_batches = Batches(va.x, va.y, ds.num_classes, cfg.data.batch_size)
     t = cfg.train
     early = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=t.early_stopping_patience)
@@ -211,7 +216,8 @@ def finalize(out: Path, ds: Dataset, cfg: RunConfig, state: dict, session_second
         "per_class": results[eval_split]["per_class"],
         "hyperparameters": {"epochs": cfg.train.epochs, "img_size": list(cfg.data.img_size),
                             "batch_size": cfg.data.batch_size, "lr": cfg.train.lr,
-                            "warmup_epochs": cfg.train.warmup_epochs, "l2": cfg.model.l2,
+                            "warmup_epochs": cfg.train.warmup_epochs, "class_weight": cfg.train.class_weight,
+                            "l2": cfg.model.l2,
                             "dropout": cfg.model.dropout, "seed": cfg.data.seed, "precision": cfg.train.precision,
                             "augment": vars(cfg.augment)},
         "backend": keras.backend.backend(),
