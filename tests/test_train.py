@@ -195,3 +195,12 @@ def test_resume_a_finished_run_trains_on_only_when_asked(run_dir, tmp_path, caps
     assert len(list(csv.DictReader(open(out / "history.csv")))) == 2
     assert main(["train", "--out_dir", str(out), "--resume", "--epochs", "3", "--verbose", "0"]) == 0
     assert [r["epoch"] for r in csv.DictReader(open(out / "history.csv"))] == ["1", "2", "3"]
+
+
+def test_class_weight_choice_is_recorded(demo_root, tmp_path):
+    out = tmp_path / "nocw"
+    assert main(["train", "--data_root", str(demo_root), "--out_dir", str(out), "--model", "vgg13_half",
+                 "--epochs", "1", "--batch_size", "16", "--class_weight", "none", "--verbose", "0"]) == 0
+    cw = json.loads((out / "class_weights.json").read_text())
+    assert cw["used"] == "none" and cw["balanced"]["happy"] == 1.0
+    assert json.loads((out / "metrics.json").read_text())["hyperparameters"]["class_weight"] == "none"
