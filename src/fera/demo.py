@@ -42,7 +42,7 @@ def jitter(im: Image.Image, rng: np.random.Generator, size: int) -> Image.Image:
 def build_demo_dataset(dest: str | Path, per_class: dict[str, int] | None = None, size: int = 48,
                        seed: int = 0, classes: list[str] | None = None) -> Path:
     """Write ``dest/{train,val,test}/<expression>/*.png`` and return ``dest``."""
-    per_class = per_class or {"train": 60, "val": 15, "test": 15}
+    per_class = per_class or {"train": 100, "val": 20, "test": 20}
     rng = np.random.default_rng(seed)
     dest = Path(dest)
     faces = base_faces()
