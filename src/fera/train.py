@@ -54,8 +54,8 @@ class _RunState(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
-        row = {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()},
-               "lr": float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))}
+        row = {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}}
+        row.setdefault("learning_rate", float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
         st = self.state
         st["history"].append(row)
         val_acc = logs.get("val_accuracy")
