@@ -45,9 +45,7 @@ def design_generator(train_dir: str, size, batch_size: int, seed: int):
 
 def compiled_vgg13(num_classes: int, size, seed: int, precision: str = "float32"):
     keras.utils.set_random_seed(seed)
-    keras.mixed_precision.set_global_policy(precision)
-    m = create_model("vgg13", input_shape=(*size, 1), num_classes=num_classes)
-    keras.mixed_precision.set_global_policy("float32")
+    m = create_model("vgg13", input_shape=(*size, 1), num_classes=num_classes, precision=precision)
     m.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy", metrics=["accuracy"])
     return m
 

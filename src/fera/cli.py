@@ -9,7 +9,8 @@ import sys
 import time
 from dataclasses import fields
 
-from fera.config import AugmentConfig, DataConfig, ModelConfig, RunConfig, TrainConfig
+from fera.config import (CLASS_WEIGHTINGS, PRECISIONS, AugmentConfig, DataConfig, ModelConfig, RunConfig,
+                         TrainConfig)
 from fera.errors import FeraError
 
 
@@ -110,10 +111,10 @@ def _train_options() -> argparse.ArgumentParser:
     g.add_argument("--l2", type=float, help="L2 penalty on kernels (default 1e-4)")
     g.add_argument("--dropout", type=float, help="dropout after the dense layers (default 0.5)")
     g.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 10)")
-    g.add_argument("--class_weight", choices=("balanced", "sqrt", "none"),
+    g.add_argument("--class_weight", choices=CLASS_WEIGHTINGS,
                    help="class weighting of the loss (default balanced, as the design)")
     g.add_argument("--no_augment", action="store_true", help="train without augmentation")
-    g.add_argument("--precision", choices=("float32", "mixed_bfloat16"),
+    g.add_argument("--precision", choices=PRECISIONS,
                    help="float32 (default) or mixed_bfloat16: ~1.5x faster on CPUs with bf16 support")
     g.add_argument("--resume", action="store_true", help="continue the run in --out_dir from its last epoch")
     g.add_argument("--overwrite", action="store_true", help="start afresh in a non-empty --out_dir")

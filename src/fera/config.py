@@ -7,6 +7,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+PRECISIONS = ("float32", "mixed_bfloat16")  # values of TrainConfig.precision
+CLASS_WEIGHTINGS = ("balanced", "sqrt", "none")  # values of TrainConfig.class_weight
+
 
 @dataclass
 class DataConfig:

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from fera.augment import Batches
-from fera.config import RunConfig
+from fera.config import CLASS_WEIGHTINGS, PRECISIONS, RunConfig
 from fera.data import Dataset, class_weights, load_dataset, write_label_map
 from fera.errors import FeraError
 from fera.evaluate import _skipped_summary, predict_proba, score, write_artifacts
@@ -129,10 +129,10 @@ def prepare_out_dir(cfg: RunConfig) -> dict | None:
 def train(cfg: RunConfig, log=print) -> dict:
     """Train ``cfg.model.name`` on ``cfg.data`` and write every artifact to ``cfg.train.out_dir``."""
     t_start = time.perf_counter()
-    if cfg.train.precision not in ("float32", "mixed_bfloat16"):
-        raise FeraError(f"--precision must be float32 or mixed_bfloat16 (got {cfg.train.precision})")
-    if cfg.train.class_weight not in ("balanced", "sqrt", "none"):
-        raise FeraError(f"--class_weight must be balanced, sqrt or none (got {cfg.train.class_weight})")
+    for option, value, allowed in (("precision", cfg.train.precision, PRECISIONS),
+                                   ("class_weight", cfg.train.class_weight, CLASS_WEIGHTINGS)):
+        if value not in allowed:  # argparse checks the CLI; this checks configs given in code
+            raise FeraError(f"--{option} must be one of {', '.join(allowed)} (got {value})")
     state = prepare_out_dir(cfg)
     out = Path(cfg.train.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -151,12 +151,8 @@ def train(cfg: RunConfig, log=print) -> dict:
     write_json(out / "config.json", {**cfg.to_dict(), "backend": keras.backend.backend()})
     meta = make_meta(ds.class_names, cfg.data.img_size, cfg.model.name)
 
-    keras.mixed_precision.set_global_policy(cfg.train.precision)
-    try:
-        model = create_model(cfg.model.name, input_shape=(*cfg.data.img_size, 1), num_classes=ds.num_classes,
-                             l2=cfg.model.l2, dropout=cfg.model.dropout)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")  # layers keep theirs; nothing else is affected
+    model = create_model(cfg.model.name, input_shape=(*cfg.data.img_size, 1), num_classes=ds.num_classes,
+                         precision=cfg.train.precision, l2=cfg.model.l2, dropout=cfg.model.dropout)
     model.compile(optimizer=keras.optimizers.Adam(cfg.train.lr), loss="categorical_crossentropy",
                   metrics=["accuracy"])
     if state is not None:  # weights, Adam moments and the (possibly reduced) learning rate

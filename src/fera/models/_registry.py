@@ -16,10 +16,17 @@ def list_models() -> list[str]:
     return sorted(_MODELS)
 
 
-def create_model(name: str, *, input_shape=(48, 48, 1), num_classes: int = 7, **kwargs):
-    """Build a fresh (untrained) Keras model by registry name."""
+def create_model(name: str, *, input_shape=(48, 48, 1), num_classes: int = 7, precision: str = "float32",
+                 **kwargs):
+    """Build a fresh (untrained) Keras model by registry name; ``precision`` is its layers' dtype policy."""
+    import keras
+
     from fera.errors import FeraError
 
     if name not in _MODELS:
         raise FeraError(f"unknown model {name!r}; choose one of: {', '.join(list_models())}")
-    return _MODELS[name](input_shape=tuple(input_shape), num_classes=num_classes, **kwargs)
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        return _MODELS[name](input_shape=tuple(input_shape), num_classes=num_classes, **kwargs)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")  # the layers keep theirs; nothing else changes
