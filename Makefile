@@ -29,7 +29,7 @@ demo: install
 	rm -rf $(DEMO)
 	$(BIN)/python -m fera.demo $(DEMO)/data
 	$(BIN)/fera data --data_root $(DEMO)/data
-	$(BIN)/fera train --data_root $(DEMO)/data --out_dir $(DEMO)/run --model vgg13_half --epochs 12 \
+	$(BIN)/fera train --data_root $(DEMO)/data --out_dir $(DEMO)/run --model fast --epochs 12 \
 		--batch_size 32 --lr 3e-4 --l2 0 --dropout 0.1 --verbose 2
 	$(BIN)/fera evaluate --model $(DEMO)/run --data_root $(DEMO)/data --out_dir $(DEMO)/eval
 	@echo "artifacts: $(DEMO)/run (training) and $(DEMO)/eval (evaluation)"

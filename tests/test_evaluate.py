@@ -14,7 +14,7 @@ pytestmark = pytest.mark.train
 @pytest.fixture(scope="module")
 def run_dir(demo_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("evalrun") / "run"
-    assert main(["train", "--data_root", str(demo_root), "--out_dir", str(out), "--model", "vgg13_half",
+    assert main(["train", "--data_root", str(demo_root), "--out_dir", str(out), "--model", "fast",
                  "--epochs", "1", "--batch_size", "16", "--verbose", "0"]) == 0
     return out
 

@@ -6,7 +6,7 @@ from fera.models import create_model, list_models
 
 
 def test_registry_lists_and_rejects_unknown_names():
-    assert {"vgg13", "vgg13_half"} <= set(list_models())
+    assert {"vgg13", "fast"} <= set(list_models())
     with pytest.raises(FeraError, match="unknown model 'vgg99'"):
         create_model("vgg99")
 
@@ -33,7 +33,7 @@ def test_vgg13_is_the_designed_architecture():
 
 
 def test_options_reach_the_layers():
-    m = create_model("vgg13_half", input_shape=(32, 32, 1), num_classes=3, l2=0.0, dropout=0.2)
+    m = create_model("fast", input_shape=(32, 32, 1), num_classes=3, l2=0.0, dropout=0.2)
     assert all(l.kernel_regularizer is None for l in m.layers if isinstance(l, keras.layers.Conv2D))
     assert [l.rate for l in m.layers if l.name.startswith("head_dropout")] == [0.2, 0.2]
     assert m.output_shape == (None, 3)

@@ -148,7 +148,7 @@ def test_training_state_round_trip_keeps_adam_moments_and_lr(tmp_path):
     from fera.modelio import load_training_state, save_training_state
 
     def fresh():
-        m = create_model("vgg13_half", input_shape=(16, 16, 1), num_classes=3)
+        m = create_model("fast", input_shape=(16, 16, 1), num_classes=3)
         m.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
         return m
 
@@ -170,7 +170,7 @@ def test_same_seed_same_run(demo_root, tmp_path):
     histories = []
     for name in ("a", "b"):
         out = tmp_path / name
-        assert main(["train", "--data_root", str(demo_root), "--out_dir", str(out), "--model", "vgg13_half",
+        assert main(["train", "--data_root", str(demo_root), "--out_dir", str(out), "--model", "fast",
                      "--epochs", "1", "--batch_size", "16", "--seed", "7", "--verbose", "0"]) == 0
         histories.append(list(csv.DictReader(open(out / "history.csv"))))
     assert histories[0] == histories[1]
@@ -178,7 +178,7 @@ def test_same_seed_same_run(demo_root, tmp_path):
 
 def test_mixed_bfloat16_trains_and_saves_float32_models(demo_root, tmp_path):
     out = tmp_path / "bf16"
-    assert main(["train", "--data_root", str(demo_root), "--out_dir", str(out), "--model", "vgg13_half",
+    assert main(["train", "--data_root", str(demo_root), "--out_dir", str(out), "--model", "fast",
                  "--epochs", "1", "--batch_size", "16", "--precision", "mixed_bfloat16", "--verbose", "0"]) == 0
     model, _ = load_model(out / "best_model.keras")
     assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
@@ -199,8 +199,33 @@ def test_resume_a_finished_run_trains_on_only_when_asked(run_dir, tmp_path, caps
 
 def test_class_weight_choice_is_recorded(demo_root, tmp_path):
     out = tmp_path / "nocw"
-    assert main(["train", "--data_root", str(demo_root), "--out_dir", str(out), "--model", "vgg13_half",
+    assert main(["train", "--data_root", str(demo_root), "--out_dir", str(out), "--model", "fast",
                  "--epochs", "1", "--batch_size", "16", "--class_weight", "none", "--verbose", "0"]) == 0
     cw = json.loads((out / "class_weights.json").read_text())
     assert cw["used"] == "none" and cw["balanced"]["happy"] == 1.0
     assert json.loads((out / "metrics.json").read_text())["hyperparameters"]["class_weight"] == "none"
+
+
+def test_cosine_schedule_warms_up_then_decays_to_min_lr():
+    from fera.train import _Schedule
+
+    s = _Schedule(1e-3, warmup_epochs=1, steps_per_epoch=10, epochs=5, cosine=True, min_lr=1e-5)
+    lrs = [s.lr_at(i) for i in range(50)]
+    assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3)  # linear warm-up
+    assert lrs[10] == pytest.approx(1e-3)  # the cosine starts at the peak
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))  # and only falls
+    assert lrs[49] == pytest.approx(1e-5, rel=0.05)
+    assert _Schedule(1e-3, 1, 10).lr_at(20) is None  # plateau: hands over to ReduceLROnPlateau
+
+
+def test_cosine_run_with_label_smoothing_records_its_settings(demo_root, tmp_path):
+    out = tmp_path / "cos"
+    assert main(["train", "--data_root", str(demo_root), "--out_dir", str(out), "--model", "fast",
+                 "--epochs", "2", "--batch_size", "16", "--schedule", "cosine", "--label_smoothing", "0.1",
+                 "--block_dropout", "0.1", "--min_lr", "1e-5", "--verbose", "0"]) == 0
+    hp = json.loads((out / "metrics.json").read_text())["hyperparameters"]
+    assert (hp["schedule"], hp["label_smoothing"], hp["block_dropout"]) == ("cosine", 0.1, 0.1)
+    lrs = [float(r["learning_rate"]) for r in csv.DictReader(open(out / "history.csv"))]
+    assert lrs[-1] < lrs[0]  # decayed within the run
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["train"]["schedule"] == "cosine" and cfg["model"]["block_dropout"] == 0.1

@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import fields
 
-from fera.config import (CLASS_WEIGHTINGS, PRECISIONS, AugmentConfig, DataConfig, ModelConfig, RunConfig,
+from fera.config import (CLASS_WEIGHTINGS, PRECISIONS, SCHEDULES, AugmentConfig, DataConfig, ModelConfig, RunConfig,
                          TrainConfig)
 from fera.errors import FeraError
 
@@ -110,6 +110,11 @@ def _train_options() -> argparse.ArgumentParser:
     g.add_argument("--warmup_epochs", type=float, help="epochs of linear learning-rate warm-up (default 1; 0 = none)")
     g.add_argument("--l2", type=float, help="L2 penalty on kernels (default 1e-4)")
     g.add_argument("--dropout", type=float, help="dropout after the dense layers (default 0.5)")
+    g.add_argument("--block_dropout", type=float, help="dropout after each conv block (default 0.25)")
+    g.add_argument("--schedule", choices=SCHEDULES,
+                   help="learning rate after the warm-up: plateau (default, ReduceLROnPlateau) or cosine")
+    g.add_argument("--label_smoothing", type=float, help="label smoothing of the loss (default 0)")
+    g.add_argument("--min_lr", type=float, help="lowest learning rate of either schedule (default 1e-6)")
     g.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 10)")
     g.add_argument("--class_weight", choices=CLASS_WEIGHTINGS,
                    help="class weighting of the loss (default balanced, as the design)")

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from fera.augment import Batches
-from fera.config import CLASS_WEIGHTINGS, PRECISIONS, RunConfig
+from fera.config import CLASS_WEIGHTINGS, PRECISIONS, SCHEDULES, RunConfig
 from fera.data import Dataset, class_weights, load_dataset, write_label_map
 from fera.errors import FeraError
 from fera.evaluate import _skipped_summary, predict_proba, score, write_artifacts
@@ -81,20 +81,35 @@ class _RunState(keras.callbacks.Callback):
         write_json(self.out / "checkpoints" / "state.json", self.state)
 
 
-class _Warmup(keras.callbacks.Callback):
-    """Linear learning-rate warm-up over the first ``epochs`` epochs (a no-op once past them)."""
+class _Schedule(keras.callbacks.Callback):
+    """Per-step learning rate: linear warm-up, then (``cosine``) a half cosine down to ``min_lr``.
 
-    def __init__(self, lr: float, epochs: float, steps_per_epoch: int):
+    It depends only on the step number, so a resumed run continues on the same curve. With the
+    plateau schedule it does nothing after the warm-up and ReduceLROnPlateau takes over.
+    """
+
+    def __init__(self, lr: float, warmup_epochs: float, steps_per_epoch: int, epochs: int = 0,
+                 cosine: bool = False, min_lr: float = 0.0):
         super().__init__()
-        self.lr, self.total, self.steps_per_epoch, self.epoch = lr, int(epochs * steps_per_epoch), steps_per_epoch, 0
+        self.lr, self.warmup = lr, int(warmup_epochs * steps_per_epoch)
+        self.total, self.steps_per_epoch = epochs * steps_per_epoch, steps_per_epoch
+        self.cosine, self.min_lr, self.epoch = cosine, min_lr, 0
+
+    def lr_at(self, step: int) -> float | None:
+        if step < self.warmup:
+            return self.lr * (step + 1) / self.warmup
+        if not self.cosine:
+            return None
+        done = (step - self.warmup) / max(1, self.total - self.warmup - 1)  # min_lr on the last step
+        return self.min_lr + 0.5 * (self.lr - self.min_lr) * (1 + np.cos(np.pi * min(1.0, done)))
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
 
     def on_train_batch_begin(self, batch, logs=None):
-        step = self.epoch * self.steps_per_epoch + batch
-        if step < self.total:
-            self.model.optimizer.learning_rate = self.lr * (step + 1) / self.total
+        lr = self.lr_at(self.epoch * self.steps_per_epoch + batch)
+        if lr is not None:
+            self.model.optimizer.learning_rate = lr
 
 
 def _num(v):
@@ -130,7 +145,8 @@ def train(cfg: RunConfig, log=print) -> dict:
     """Train ``cfg.model.name`` on ``cfg.data`` and write every artifact to ``cfg.train.out_dir``."""
     t_start = time.perf_counter()
     for option, value, allowed in (("precision", cfg.train.precision, PRECISIONS),
-                                   ("class_weight", cfg.train.class_weight, CLASS_WEIGHTINGS)):
+                                   ("class_weight", cfg.train.class_weight, CLASS_WEIGHTINGS),
+                                   ("schedule", cfg.train.schedule, SCHEDULES)):
         if value not in allowed:  # argparse checks the CLI; this checks configs given in code
             raise FeraError(f"--{option} must be one of {', '.join(allowed)} (got {value})")
     state = prepare_out_dir(cfg)
@@ -152,9 +168,10 @@ def train(cfg: RunConfig, log=print) -> dict:
     meta = make_meta(ds.class_names, cfg.data.img_size, cfg.model.name)
 
     model = create_model(cfg.model.name, input_shape=(*cfg.data.img_size, 1), num_classes=ds.num_classes,
-                         precision=cfg.train.precision, l2=cfg.model.l2, dropout=cfg.model.dropout)
-    model.compile(optimizer=keras.optimizers.Adam(cfg.train.lr), loss="categorical_crossentropy",
-                  metrics=["accuracy"])
+                         precision=cfg.train.precision, l2=cfg.model.l2, dropout=cfg.model.dropout,
+                         block_dropout=cfg.model.block_dropout)
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.train.label_smoothing)
+    model.compile(optimizer=keras.optimizers.Adam(cfg.train.lr), loss=loss, metrics=["accuracy"])
     if state is not None:  # weights, Adam moments and the (possibly reduced) learning rate
         load_training_state(model, out / "checkpoints")
         log(f"resuming after epoch {state['epoch']} (best val_accuracy {state['best_val_accuracy']:.4f} "
@@ -174,9 +191,11 @@ def train(cfg: RunConfig, log=print) -> dict:
         log("this run had already finished; writing its artifacts again (pass a larger --epochs to train on)")
     else:
         try:
+            cosine = t.schedule == "cosine"
+            schedule = _Schedule(t.lr, t.warmup_epochs, len(batches), t.epochs, cosine, t.min_lr)
+            callbacks = [schedule, early] + ([] if cosine else [reduce_lr]) + [run_state]
             model.fit(batches, validation_data=val_batches, epochs=t.epochs, initial_epoch=initial_epoch,
-                      callbacks=[_Warmup(t.lr, t.warmup_epochs, len(batches)), early, reduce_lr, run_state],
-                      verbose=t.verbose)
+                      callbacks=callbacks, verbose=t.verbose)
         except KeyboardInterrupt:
             raise Interrupted(f"interrupted after epoch {run_state.state['epoch']}; continue with: "
                               f"fera train --out_dir {out} --resume") from None
@@ -212,9 +231,10 @@ def finalize(out: Path, ds: Dataset, cfg: RunConfig, state: dict, session_second
         "per_class": results[eval_split]["per_class"],
         "hyperparameters": {"epochs": cfg.train.epochs, "img_size": list(cfg.data.img_size),
                             "batch_size": cfg.data.batch_size, "lr": cfg.train.lr,
-                            "warmup_epochs": cfg.train.warmup_epochs, "class_weight": cfg.train.class_weight,
-                            "l2": cfg.model.l2,
-                            "dropout": cfg.model.dropout, "seed": cfg.data.seed, "precision": cfg.train.precision,
+                            "warmup_epochs": cfg.train.warmup_epochs, "schedule": cfg.train.schedule,
+                            "label_smoothing": cfg.train.label_smoothing, "class_weight": cfg.train.class_weight,
+                            "l2": cfg.model.l2, "dropout": cfg.model.dropout,
+                            "block_dropout": cfg.model.block_dropout, "seed": cfg.data.seed, "precision": cfg.train.precision,
                             "augment": vars(cfg.augment)},
         "backend": keras.backend.backend(),
         "versions": _versions(),
