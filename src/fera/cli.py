@@ -176,13 +176,60 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_calibrate(args) -> int:
+    """Fit a calibration temperature on val and store it in the model; report ECE before and after."""
+    from fera.calibrate import calibrate_model
+
+    if not args.model:
+        raise FeraError("fera calibrate needs --model (a run folder or a .keras/.h5 file)")
+    rep = calibrate_model(args.model, args.data_root, args.out_dir, log=_err)
+    keys = ("temperature", "ece_before", "ece_after", "nll_before", "nll_after", "num_images")
+    if args.json:
+        print(json.dumps({k: rep[k] for k in keys}))
+    else:
+        print(f"temperature {rep['temperature']:.3f}: expected calibration error {rep['ece_before']:.4f} -> "
+              f"{rep['ece_after']:.4f} on {rep['num_images']} {rep['split']} images")
+    return 0
+
+
+def cmd_export(args) -> int:
+    """Export a trained model to ONNX; the file is kept only if ONNX Runtime agrees with Keras on val images."""
+    from fera.export import export_model
+
+    if not args.model or not args.out:
+        raise FeraError("fera export needs --model (a run folder or a .keras/.h5 file) and --out FILE.onnx")
+    rep = export_model(args.model, args.out, int8=args.int8, data_root=args.data_root, log=_err)
+    if args.json:
+        print(json.dumps(rep))
+    else:
+        kind = "int8" if args.int8 else "fp32"
+        print(f"wrote {args.out} ({kind}, {os.path.getsize(args.out) / 2**20:.1f} MiB)")
+    return 0
+
+
 def cmd_models(args) -> int:
-    """List the model architectures in the registry."""
+    """List the models that ship with fera (size, val accuracy, latency), then the architectures."""
+    from fera import shipped
     from fera.models import _registry, list_models
 
+    for name in shipped.shipped_names():
+        c = shipped.card(name)
+        files = {f: round((shipped.MODELS_DIR / f).stat().st_size / 2**20, 1) for f in c["files"]
+                 if (shipped.MODELS_DIR / f).is_file()}
+        row = {"name": name, "shipped": True, "val_accuracy": c["val"]["accuracy"],
+               "val_macro_f1": c["val"]["macro_f1"], "latency_ms": c["latency_ms"], "files_mib": files,
+               "description": c["description"]}
+        if args.json:
+            print(json.dumps(row))
+        else:
+            lat = ", ".join(f"{k} {v['p50']:.2f} ms" for k, v in c["latency_ms"].items())
+            size = ", ".join(f"{f} {v} MiB" for f, v in files.items())
+            print(f"{name} (shipped): val accuracy {row['val_accuracy']:.1%}, macro-F1 {row['val_macro_f1']:.3f}; "
+                  f"per face {lat}; {size}")
     for name in list_models():
         doc = (_registry._MODELS[name].__doc__ or "").strip().splitlines()[0]
-        print(json.dumps({"name": name, "description": doc}) if args.json else f"{name}: {doc}")
+        print(json.dumps({"name": name, "architecture": True, "description": doc}) if args.json
+              else f"{name} (architecture): {doc}")
     return 0
 
 
@@ -202,8 +249,16 @@ def build_parser() -> argparse.ArgumentParser:
     add("data", cmd_data, [data_opts])
     add("train", cmd_train, [data_opts, train_opts])
     ev = add("evaluate", cmd_evaluate, [data_opts])
-    ev.add_argument("--model", help="a model file (.keras or .h5) or a run folder")
+    ev.add_argument("--model", help="a shipped model name (see `fera models`), an .onnx, .keras or .h5 file, "
+                    "or a run folder")
     ev.add_argument("--out_dir", help="folder for metrics.json, the report and the confusion matrix")
+    cal = add("calibrate", cmd_calibrate, [data_opts])
+    cal.add_argument("--model", help="a run folder or a .keras/.h5 file (its temperature is updated)")
+    cal.add_argument("--out_dir", help="folder for calibration.json and reliability.png (default: the model's)")
+    exp = add("export", cmd_export, [data_opts])
+    exp.add_argument("--model", help="a run folder or a .keras/.h5 file")
+    exp.add_argument("--out", help="the .onnx file to write")
+    exp.add_argument("--int8", action="store_true", help="static int8 quantization (kept only if it agrees)")
     models = add("models", cmd_models)
     models.add_argument("--json", action="store_true", help="one JSON object per line")
     return parser

@@ -148,9 +148,9 @@ def class_files(d: Path) -> dict[str, list[Path]]:
     }
 
 
-def load_eval_data(cfg: DataConfig, log=None) -> tuple[Dataset, str]:
+def load_eval_data(cfg: DataConfig, log=None, prefer=("test", "val")) -> tuple[Dataset, str]:
     """(dataset, split name) to evaluate on: a folder of class folders as is, a FER root's test/
-    (else its val/), or a CSV's PrivateTest rows (else PublicTest)."""
+    (else its val/), or a CSV's PrivateTest rows (else PublicTest); ``prefer`` orders the splits."""
     root = Path(cfg.data_root).expanduser()
     if root.is_dir() and not (root / "train").is_dir():
         classes = class_files(root)
@@ -161,10 +161,11 @@ def load_eval_data(cfg: DataConfig, log=None) -> tuple[Dataset, str]:
             raise FeraError(f"no readable images in {root} ({len(ds.skipped)} file(s) skipped)")
         return ds, root.name
     ds = load_dataset(cfg, log)
-    for split in ("test", "val"):
+    for split in prefer:
         if split in ds.splits and not (split == "val" and ds.val_from_train):
             return ds, split
-    raise FeraError(f"{root} has no test/ or val/ split to evaluate on; pass a folder of class folders instead")
+    raise FeraError(f"{root} has no {' or '.join(s + '/' for s in prefer)} split to use here; "
+                    "pass a folder of class folders instead")
 
 
 def _decode_tree(root: Path, tree, img_size, class_names=None) -> Dataset:

@@ -67,22 +67,55 @@ def align_labels(data_classes: list[str], model_classes: list[str], y: np.ndarra
     return index[y]
 
 
-def evaluate_model(model_ref: str, data_root: str, out_dir: str, batch_size: int = 256, log=print) -> dict:
-    """`fera evaluate`: score a model on held-out data and write metrics.json and the artifacts."""
+def run_data_root(model_path: Path) -> str | None:
+    """The data_root recorded in the run folder that holds ``model_path`` (its config.json), if any."""
+    cfg = Path(model_path).parent / "config.json"
+    if cfg.is_file():
+        import json
+
+        return json.loads(cfg.read_text()).get("data", {}).get("data_root") or None
+    return None
+
+
+def held_out(meta: dict, data_root: str | None, prefer=("test", "val"), log=print):
+    """(uint8 images, labels in the model's class order, dataset, split) of a held-out set."""
+    if not data_root:
+        raise FeraError("--data_root is required (the model is not in a run folder that names its data)")
+    ds, split = load_eval_data(DataConfig(data_root=data_root, img_size=tuple(meta["input_size"])), log, prefer)
+    part: Split = ds.splits[split]
+    return part.x, align_labels(ds.class_names, meta["class_names"], part.y), ds, split
+
+
+def load_any(model_ref: str):
+    """(predict(uint8 images) -> calibrated probabilities, meta, description) for a shipped name,
+    an .onnx file (ONNX Runtime) or a Keras model file / run folder (Keras)."""
+    from fera import shipped
+
+    if shipped.is_shipped(model_ref) or str(model_ref).endswith(".onnx"):
+        m = shipped.load_onnx(model_ref)
+        return m.predict_uint8, m.meta, f"{model_ref} ({m.path.name}, ONNX Runtime)"
+    from fera.inference import calibrate
     from fera.modelio import load_model, resolve_model_path
 
     model, meta = load_model(model_ref)
+    return (lambda x: calibrate(predict_proba(model, x), meta.get("temperature", 1.0)), meta,
+            str(resolve_model_path(model_ref)))
+
+
+def evaluate_model(model_ref: str, data_root: str, out_dir: str, batch_size: int = 256, log=print) -> dict:
+    """`fera evaluate`: score a model on held-out data and write metrics.json and the artifacts.
+
+    Probabilities are calibrated with the model's temperature (accuracy does not depend on it)."""
+    predict, meta, described = load_any(model_ref)
     class_names = meta["class_names"]
-    ds, split = load_eval_data(DataConfig(data_root=data_root, img_size=tuple(meta["input_size"])), log)
-    part: Split = ds.splits[split]
-    y = align_labels(ds.class_names, class_names, part.y)
-    log(f"evaluating {resolve_model_path(model_ref)} on {split} of {ds.source}: {len(y)} images"
+    x, y, ds, split = held_out(meta, data_root, log=log)
+    log(f"evaluating {described} on {split} of {ds.source}: {len(y)} images"
         + (f", {len(ds.skipped)} file(s) skipped" if ds.skipped else ""))
-    result = score(predict_proba(model, part.x, batch_size), y, class_names)
+    result = score(predict(x), y, class_names)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_artifacts(out, result, class_names, split, ds.source)
-    metrics = {"model": str(resolve_model_path(model_ref)), "data": ds.source, "split": split,
+    metrics = {"model": described, "data": ds.source, "split": split, "temperature": meta.get("temperature", 1.0),
                **{k: v for k, v in result.items() if k != "confusion_matrix"},
                "confusion_matrix": result["confusion_matrix"], "class_names": class_names,
                "skipped_files": _skipped_summary(ds)}

@@ -62,3 +62,28 @@ def plot_confusion(cm: np.ndarray, class_names: list[str], path: Path, title: st
                         color="white" if data[i, j] > hi else "black")
     fig.suptitle(title)
     _save(fig, path)
+
+
+def plot_reliability(report: dict, path: Path, title: str) -> None:
+    """Reliability diagram: accuracy against confidence per bin, before and after temperature scaling."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2), sharey=True)
+    for ax, key, sub in ((axes[0], "before", "uncalibrated"),
+                         (axes[1], "after", f"temperature {report['temperature']:.2f}")):
+        rows = [b for b in report[f"bins_{key}"] if b["count"]]
+        mids = [(b["low"] + b["high"]) / 2 for b in rows]
+        width = rows[0]["high"] - rows[0]["low"] if rows else 0.05
+        ax.bar(mids, [b["accuracy"] for b in rows], width=width * 0.9, color="#4a78b5", edgecolor="black",
+               label="accuracy in bin")
+        ax.plot([b["confidence"] for b in rows], [b["accuracy"] for b in rows], "o", color="#b5500b",
+                markersize=4, label="(mean confidence, accuracy)")
+        ax.plot([0, 1], [0, 1], "--", color="black", linewidth=1, label="perfect calibration")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("confidence (top probability)")
+        ax.set_title(f"{sub}: ECE {report[f'ece_{key}']:.3f}")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("accuracy")
+    axes[0].legend(loc="upper left", fontsize=8)
+    fig.suptitle(title)
+    _save(fig, path)

@@ -49,7 +49,7 @@ def _vgg(name, widths, units, input_shape, num_classes, l2, dropout, block_dropo
 
 @register_model
 def vgg13(input_shape=(48, 48, 1), num_classes=7, l2=1e-4, dropout=0.5, block_dropout=0.25):
-    """The design's VGG-13: 64-128-256-512 conv blocks, two Dense(1024) (about 14M parameters at 48x48)."""
+    """The design's VGG-13: 64-128-256-512 conv blocks, two Dense(1024) (10.5M parameters at 48x48)."""
     return _vgg("vgg13", (64, 128, 256, 512), 1024, input_shape, num_classes, l2, dropout, block_dropout)
 
 

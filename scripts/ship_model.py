@@ -1,0 +1,144 @@
+"""Turn a finished training run into a shipped model: calibrate, export, check, measure, record.
+
+    python scripts/ship_model.py NAME RUN_DIR --data_root ../shared/datasets/fer2013 \
+        --command "fera train ..." --commit GIT_COMMIT [--description TEXT]
+
+Writes to src/fera/assets/models/: NAME.onnx (fp32), NAME.int8.onnx (when it agrees with fp32 on
+>= 99.5% of val), NAME.weights.npz (Keras weights for Grad-CAM) and NAME.json (the card's numbers),
+and to docs/models/: NAME_confusion.png and NAME_reliability.png. Then run
+scripts/write_model_card.py to regenerate MODEL_CARD.md from the JSON files.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from fera import shipped  # noqa: E402
+from fera.calibrate import calibrate_model, reliability  # noqa: E402
+from fera.errors import FeraError  # noqa: E402
+from fera.evaluate import held_out, score  # noqa: E402
+from fera.export import export_model  # noqa: E402
+from fera.fileio import write_json  # noqa: E402
+from fera.inference import OnnxModel, calibrate  # noqa: E402
+from fera.modelio import load_model  # noqa: E402
+from fera.plots import plot_confusion  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs" / "models"
+
+
+def latency(model: OnnxModel, x: np.ndarray, batch: int, runs: int = 300) -> dict:
+    """Per-face milliseconds (p50/p95) for ``runs`` calls at ``batch`` faces, after a warm-up."""
+    xb = x[:batch]
+    for _ in range(20):
+        model.raw(xb)
+    t = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        model.raw(xb)
+        t.append((time.perf_counter() - t0) * 1000 / batch)
+    return {"p50": round(float(np.percentile(t, 50)), 3), "p95": round(float(np.percentile(t, 95)), 3),
+            "batch": batch, "threads": 2}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("name")
+    ap.add_argument("run_dir")
+    ap.add_argument("--data_root", required=True)
+    ap.add_argument("--command", required=True, help="the exact training command of the run")
+    ap.add_argument("--commit", required=True, help="the git commit the run was trained with")
+    ap.add_argument("--description", default="")
+    ap.add_argument("--hardware", default=None, help="what the run was trained on (default: this machine)")
+    a = ap.parse_args()
+    run = Path(a.run_dir)
+    out = shipped.MODELS_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    DOCS.mkdir(parents=True, exist_ok=True)
+
+    cal = calibrate_model(str(run), a.data_root)  # temperature into the run's model files
+    exp32 = export_model(str(run), str(out / f"{a.name}.onnx"), data_root=a.data_root)
+    files = [f"{a.name}.onnx"]
+    try:
+        exp8 = export_model(str(run), str(out / f"{a.name}.int8.onnx"), int8=True, data_root=a.data_root)
+        files.append(f"{a.name}.int8.onnx")
+    except FeraError as e:
+        exp8 = {"refused": str(e)}
+        (out / f"{a.name}.int8.onnx").unlink(missing_ok=True)
+    model, meta = load_model(run)
+    shipped.save_keras_weights(model, meta, out / f"{a.name}.weights.npz")
+    files.append(f"{a.name}.weights.npz")
+
+    onnx = OnnxModel.load(out / f"{a.name}.onnx", threads=2)
+    x, y, ds, split = held_out(meta, a.data_root, prefer=("val",))
+    xs = x.astype(np.float32)[..., None] / 255.0
+    raw = onnx.raw(xs)
+    flip = (raw + onnx.raw(np.ascontiguousarray(xs[:, :, ::-1]))) / 2
+    plain, tta = score(calibrate(raw, onnx.temperature), y, meta["class_names"]), score(flip, y, meta["class_names"])
+    plot_confusion(np.array(plain["confusion_matrix"]), meta["class_names"], DOCS / f"{a.name}_confusion.png",
+                   f"{a.name} on FER-2013 {split} ({len(y)} images, accuracy {plain['accuracy']:.1%})")
+    shutil.copyfile(run / "reliability.png", DOCS / f"{a.name}_reliability.png")
+    keras_w, _ = shipped.load_keras(a.name)  # the fp16-stored weights still give the same answers
+    agree_w = float((np.asarray(keras_w.predict(xs, verbose=0)).argmax(1) == raw.argmax(1)).mean())
+
+    lat = {"fp32_b1": latency(onnx, xs, 1), "fp32_b8": latency(onnx, xs, 8)}
+    if f"{a.name}.int8.onnx" in files:
+        q = OnnxModel.load(out / f"{a.name}.int8.onnx", threads=2)
+        lat |= {"int8_b1": latency(q, xs, 1), "int8_b8": latency(q, xs, 8)}
+        q_acc = float((q.raw(xs).argmax(1) == y).mean())
+    metrics = json.loads((run / "metrics.json").read_text())
+    cfg = json.loads((run / "config.json").read_text())
+    card = {
+        "name": a.name,
+        "description": a.description or (meta["model"] + " trained on FER-2013"),
+        "architecture": meta["model"],
+        "parameters": int(model.count_params()),
+        "files": files,
+        "class_names": meta["class_names"],
+        "input_size": meta["input_size"],
+        "temperature": cal["temperature"],
+        "training": {
+            "command": a.command, "commit": a.commit, "backend": cfg.get("backend"),
+            "precision": cfg["train"]["precision"], "epochs_run": metrics["epochs_run"],
+            "best_epoch": metrics["best_epoch"], "wall_seconds": metrics["wall_seconds"]["training"],
+            "hardware": a.hardware or f"{platform.machine()}, {os.cpu_count()} CPU cores",
+            "versions": metrics["versions"], "hyperparameters": metrics["hyperparameters"],
+        },
+        "data": {"name": "FER-2013", "licence": "research / non-commercial use only; no image ships",
+                 "train": metrics["dataset"]["counts"].get("train"), "val": metrics["dataset"]["counts"].get("val"),
+                 "selection": "best epoch by val accuracy; calibration temperature fitted on val"},
+        "val": {"split": f"{split} (FER-2013 PublicTest)", "images": len(y), "accuracy": plain["accuracy"],
+                "accuracy_flip_tta": tta["accuracy"], "macro_f1": plain["macro_f1"],
+                "macro_f1_flip_tta": tta["macro_f1"], "nll_calibrated": plain["loss"],
+                "per_class": plain["per_class"], "confusion_matrix": plain["confusion_matrix"]},
+        "calibration": {"temperature": cal["temperature"], "ece_before": cal["ece_before"],
+                        "ece_after": cal["ece_after"], "nll_before": cal["nll_before"], "nll_after": cal["nll_after"],
+                        "ece_after_flip_tta": reliability(calibrate(flip, onnx.temperature), y)["ece"],
+                        "bins": 15},
+        "export": {"fp32": exp32["fp32"], "int8": exp8.get("int8", exp8),
+                   "int8_val_accuracy": q_acc if f"{a.name}.int8.onnx" in files else None,
+                   "keras_weights_fp16_argmax_agreement": agree_w},
+        "latency_ms": lat,
+        "latency_hardware": f"{platform.processor() or platform.machine()}, ONNX Runtime, 2 threads",
+        "sizes_mib": {f: round((out / f).stat().st_size / 2**20, 2) for f in files},
+    }
+    write_json(out / f"{a.name}.json", card)
+    print(json.dumps({k: card[k] for k in ("name", "sizes_mib", "latency_ms")} | {"val": {
+        k: card["val"][k] for k in ("accuracy", "accuracy_flip_tta", "macro_f1")}, "calibration": {
+        k: card["calibration"][k] for k in ("temperature", "ece_before", "ece_after")}}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

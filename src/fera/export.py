@@ -1,0 +1,161 @@
+"""ONNX export that checks itself: the file is kept only when ONNX Runtime agrees with Keras.
+
+fp32: Keras -> ONNX (the backend's exporter), output renamed ``probabilities``, the model's fera
+metadata (class names, input size, preprocessing, calibration temperature) stored in the file.
+int8: static QDQ quantization calibrated on real training faces (dynamic quantization leaves the
+convolutions in float and is slower), kept only if its argmax agrees with fp32 on >= 99.5% of val.
+Weights larger than ``MAX_BYTES`` in fp32 are stored as fp16 and cast back to fp32 when the file
+loads (ONNX Runtime folds the casts), so arithmetic stays fp32 and the file stays small.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from fera.errors import FeraError
+from fera.fileio import atomic_path
+from fera.inference import META_KEY, OnnxModel
+
+FP32_TOLERANCE = 1e-4  # max |p_onnx - p_keras| for the fp32 file
+INT8_MIN_AGREEMENT = 0.995  # argmax agreement of int8 with fp32 on the check images
+MAX_BYTES = 25 * 1024 * 1024  # larger fp32 weights are stored as fp16 (a shipped file stays under 25 MB)
+
+
+def _keras_to_onnx(model, path: Path) -> None:
+    """The backend's own exporter (torch.onnx under torch, tf2onnx under TensorFlow)."""
+    import warnings
+
+    h, w, c = model.input_shape[1:]
+    model(np.zeros((1, h, w, c), dtype="float32"))  # the exporter needs a model that has been called
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.export(str(path), format="onnx", verbose=False)
+
+
+def _finish(src: Path, dst: Path, meta: dict) -> None:
+    """Rename the output, store the metadata, shrink large weights to fp16 storage; write atomically."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    m = onnx.load(str(src))
+    old = m.graph.output[0].name
+    for node in m.graph.node:
+        node.output[:] = ["probabilities" if o == old else o for o in node.output]
+    m.graph.output[0].name = "probabilities"
+    if sum(t.ByteSize() for t in m.graph.initializer) > MAX_BYTES:
+        big = [t for t in m.graph.initializer if t.data_type == onnx.TensorProto.FLOAT and np.prod(t.dims) > 4096]
+        for t in big:
+            arr = numpy_helper.to_array(t).astype(np.float16)
+            half = numpy_helper.from_array(arr, t.name + "_fp16")
+            t.CopyFrom(half)
+            m.graph.node.insert(0, helper.make_node("Cast", [t.name], [t.name[:-5]], to=onnx.TensorProto.FLOAT,
+                                                    name=f"cast_{t.name[:-5]}"))
+        meta = {**meta, "weights_storage": "float16 (computed in float32)"}
+    del m.metadata_props[:]
+    onnx.helper.set_model_props(m, {META_KEY: json.dumps(meta), "producer": "fera"})
+    m.doc_string = f"fera {meta['model']}: {', '.join(meta['class_names'])}"
+    onnx.checker.check_model(m)
+    with atomic_path(dst) as tmp:
+        onnx.save(m, str(tmp))
+
+
+def export_fp32(model, meta: dict, out: Path, check_x: np.ndarray, log=print) -> dict:
+    """Export ``model`` to ``out`` and compare with Keras on ``check_x`` (NHWC float32) before keeping it."""
+    with tempfile.TemporaryDirectory() as d:
+        raw, staged = Path(d) / "raw.onnx", Path(d) / "staged.onnx"
+        _keras_to_onnx(model, raw)
+        _finish(raw, staged, meta)
+        keras_p = np.asarray(model.predict(check_x, batch_size=256, verbose=0))
+        onnx_p = OnnxModel.load(staged).raw(check_x)
+        diff = float(np.abs(keras_p - onnx_p).max())
+        agree = float((keras_p.argmax(1) == onnx_p.argmax(1)).mean())
+        tol = FP32_TOLERANCE * (20 if "weights_storage" in _meta_of(staged) else 1)  # fp16-stored weights
+        check = {"images": int(len(check_x)), "max_abs_diff": diff, "argmax_agreement": agree, "tolerance": tol}
+        log(f"fp32 check on {len(check_x)} images: max |ONNX - Keras| = {diff:.2e} (tolerance {tol:.0e}), "
+            f"argmax agreement {agree:.2%}")
+        if diff > tol or agree < INT8_MIN_AGREEMENT:
+            raise FeraError(f"ONNX output differs from Keras (max diff {diff:.2e}, agreement {agree:.2%}); "
+                            f"{out} not written")
+        _keep(staged, out)
+    return check
+
+
+def export_int8(fp32_path: Path, out: Path, calib_x: np.ndarray, check_x: np.ndarray, log=print) -> dict:
+    """Static QDQ int8 from the fp32 file, calibrated on ``calib_x``; kept only if it agrees on ``check_x``."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self, x, name):
+            self.batches = iter([{name: x[i:i + 32]} for i in range(0, len(x), 32)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    fp32 = OnnxModel.load(fp32_path)
+    with tempfile.TemporaryDirectory() as d:
+        pre, q = Path(d) / "pre.onnx", Path(d) / "int8.onnx"
+        quant_pre_process(str(fp32_path), str(pre), skip_symbolic_shape=True)
+        quantize_static(str(pre), str(q), Reader(calib_x, fp32.input_name), quant_format=QuantFormat.QDQ,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+                        extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
+        import onnx
+
+        m = onnx.load(str(q))
+        meta = {**fp32.meta, "quantization": "int8 static QDQ, per-channel weights"}
+        meta.pop("weights_storage", None)
+        del m.metadata_props[:]
+        onnx.helper.set_model_props(m, {META_KEY: json.dumps(meta), "producer": "fera"})
+        onnx.save(m, str(q))
+        p32, p8 = fp32.raw(check_x), OnnxModel.load(q).raw(check_x)
+        agree = float((p32.argmax(1) == p8.argmax(1)).mean())
+        diff = float(np.abs(p32 - p8).max())
+        check = {"images": int(len(check_x)), "calibration_images": int(len(calib_x)),
+                 "argmax_agreement": agree, "max_abs_diff": diff, "required": INT8_MIN_AGREEMENT}
+        log(f"int8 check on {len(check_x)} images: argmax agreement with fp32 {agree:.2%} "
+            f"(required {INT8_MIN_AGREEMENT:.1%}), max |int8 - fp32| = {diff:.3f}")
+        if agree < INT8_MIN_AGREEMENT:
+            raise FeraError(f"int8 model agrees with fp32 on only {agree:.2%} of images "
+                            f"(< {INT8_MIN_AGREEMENT:.1%}); {out} not written")
+        _keep(q, out)
+    return check
+
+
+def _meta_of(path: Path) -> dict:
+    return OnnxModel.load(path).meta
+
+
+def _keep(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(dst) as tmp:
+        tmp.write_bytes(src.read_bytes())
+
+
+def export_model(model_ref: str, out: str, int8: bool = False, data_root: str | None = None,
+                 calibration_images: int = 1000, log=print) -> dict:
+    """`fera export`: Keras model file or run folder -> checked ONNX file (fp32, or int8 with ``int8``)."""
+    from fera.evaluate import held_out, run_data_root
+    from fera.modelio import load_model, resolve_model_path
+
+    path = resolve_model_path(model_ref)
+    model, meta = load_model(path)
+    data_root = data_root or run_data_root(path)
+    x, _, ds, split = held_out(meta, data_root, prefer=("val", "test"), log=log)
+    check_x = x.astype(np.float32)[..., None] * np.float32(meta["preprocessing"]["scale"])
+    log(f"checking against {len(x)} {split} images of {ds.source}")
+    out = Path(out)
+    report = {"model": str(path), "out": str(out), "check_data": f"{ds.source} ({split})"}
+    if not int8:
+        report["fp32"] = export_fp32(model, meta, out, check_x, log)
+        return report
+    calib = ds.splits["train"].x if "train" in ds.splits else x  # activation ranges from training faces
+    pick = np.random.default_rng(0).permutation(len(calib))[:calibration_images]
+    calib_x = calib[np.sort(pick)].astype(np.float32)[..., None] * np.float32(meta["preprocessing"]["scale"])
+    with tempfile.TemporaryDirectory() as d:
+        fp32_path = Path(d) / "fp32.onnx"
+        report["fp32"] = export_fp32(model, meta, fp32_path, check_x, log)
+        report["int8"] = export_int8(fp32_path, out, calib_x, check_x, log)
+    return report
