@@ -52,6 +52,25 @@ def latency(model: OnnxModel, x: np.ndarray, batch: int, runs: int = 300) -> dic
             "batch": batch, "threads": 2}
 
 
+def without_train_copies(data_root: str, n_val: int) -> np.ndarray | None:
+    """Mask of val images with no exact copy in train (the dataset's duplicates.csv), in load order."""
+    import csv
+    from collections import defaultdict
+
+    from fera.data import class_files
+
+    root = Path(data_root)
+    dup = root / "duplicates.csv"
+    if not dup.is_file():
+        return None
+    groups = defaultdict(list)
+    for r in csv.DictReader(open(dup)):
+        groups[r["group"]].append(r["path"])
+    copied = {p for g in groups.values() if any(q.startswith("train/") for q in g) for p in g if p.startswith("val/")}
+    files = [f"val/{c}/{f.name}" for c, fs in class_files(root / "val").items() for f in fs]
+    return np.array([f not in copied for f in files]) if len(files) == n_val else None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("name")
@@ -86,6 +105,9 @@ def main() -> int:
     raw = onnx.raw(xs)
     flip = (raw + onnx.raw(np.ascontiguousarray(xs[:, :, ::-1]))) / 2
     plain, tta = score(calibrate(raw, onnx.temperature), y, meta["class_names"]), score(flip, y, meta["class_names"])
+    keep = without_train_copies(a.data_root, len(y))
+    dedup = None if keep is None else {"images": int(keep.sum()),
+                                       "accuracy": float((raw.argmax(1)[keep] == y[keep]).mean())}
     plot_confusion(np.array(plain["confusion_matrix"]), meta["class_names"], DOCS / f"{a.name}_confusion.png",
                    f"{a.name} on FER-2013 {split} ({len(y)} images, accuracy {plain['accuracy']:.1%})")
     shutil.copyfile(run / "reliability.png", DOCS / f"{a.name}_reliability.png")
@@ -121,7 +143,8 @@ def main() -> int:
         "val": {"split": f"{split} (FER-2013 PublicTest)", "images": len(y), "accuracy": plain["accuracy"],
                 "accuracy_flip_tta": tta["accuracy"], "macro_f1": plain["macro_f1"],
                 "macro_f1_flip_tta": tta["macro_f1"], "nll_calibrated": plain["loss"],
-                "per_class": plain["per_class"], "confusion_matrix": plain["confusion_matrix"]},
+                "per_class": plain["per_class"], "confusion_matrix": plain["confusion_matrix"],
+                "without_train_duplicates": dedup},
         "calibration": {"temperature": cal["temperature"], "ece_before": cal["ece_before"],
                         "ece_after": cal["ece_after"], "nll_before": cal["nll_before"], "nll_after": cal["nll_after"],
                         "ece_after_flip_tta": reliability(calibrate(flip, onnx.temperature), y)["ece"],

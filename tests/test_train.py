@@ -47,6 +47,8 @@ def test_metrics_report_and_config(run_dir, demo_root):
     assert m["backend"] == os.environ["KERAS_BACKEND"] and "keras" in m["versions"]
     assert m["dataset"]["counts"]["train"]["happy"] == 12 and m["skipped_files"]["count"] == 0
     assert m["wall_seconds"]["training"] > 0
+    # run from a git checkout (as here and in CI): the commit is recorded for the model card
+    assert len(m["git_commit"].removesuffix("+dirty")) == 40
     report = json.loads((run_dir / "classification_report.json").read_text())
     assert report["split"] == "test" and report["sad"]["support"] == 4
     assert {"precision", "recall", "f1-score"} <= set(report["happy"])

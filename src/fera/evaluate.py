@@ -94,6 +94,9 @@ def load_any(model_ref: str):
     if shipped.is_shipped(model_ref) or str(model_ref).endswith(".onnx"):
         m = shipped.load_onnx(model_ref)
         return m.predict_uint8, m.meta, f"{model_ref} ({m.path.name}, ONNX Runtime)"
+    if not Path(model_ref).expanduser().exists():
+        raise FeraError(f"no shipped model, model file or run folder named {model_ref!r} "
+                        f"(shipped: {', '.join(shipped.shipped_names()) or 'none'})")
     from fera.inference import calibrate
     from fera.modelio import load_model, resolve_model_path
 

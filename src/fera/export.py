@@ -24,6 +24,12 @@ INT8_MIN_AGREEMENT = 0.995  # argmax agreement of int8 with fp32 on the check im
 MAX_BYTES = 25 * 1024 * 1024  # larger fp32 weights are stored as fp16 (a shipped file stays under 25 MB)
 
 
+def keras_backend() -> str:
+    import keras
+
+    return keras.backend.backend()
+
+
 def _keras_to_onnx(model, path: Path) -> None:
     """The backend's own exporter (torch.onnx under torch, tf2onnx under TensorFlow)."""
     import warnings
@@ -32,7 +38,11 @@ def _keras_to_onnx(model, path: Path) -> None:
     model(np.zeros((1, h, w, c), dtype="float32"))  # the exporter needs a model that has been called
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model.export(str(path), format="onnx", verbose=False)
+        try:
+            model.export(str(path), format="onnx", verbose=False)
+        except ImportError as e:  # e.g. tf2onnx under TensorFlow, onnxscript under torch
+            raise FeraError(f"ONNX export under the {keras_backend()} backend needs a package that is not "
+                            f"installed ({e}); install fera[train] or run with KERAS_BACKEND=torch") from None
 
 
 def _finish(src: Path, dst: Path, meta: dict) -> None:

@@ -238,6 +238,7 @@ def finalize(out: Path, ds: Dataset, cfg: RunConfig, state: dict, session_second
                             "augment": vars(cfg.augment)},
         "backend": keras.backend.backend(),
         "versions": _versions(),
+        "git_commit": _git_commit(),
         "hardware": {"machine": platform.machine(), "processor": platform.processor() or None,
                      "cpu_count": __import__("os").cpu_count()},
         "dataset": {"source": ds.source, "val_from_train": ds.val_from_train, "counts": ds.counts()},
@@ -248,6 +249,22 @@ def finalize(out: Path, ds: Dataset, cfg: RunConfig, state: dict, session_second
     log(f"best val_accuracy {metrics['best_val_accuracy']:.4f} at epoch {metrics['best_epoch']}; "
         f"macro-F1 on {eval_split} {metrics['macro_f1']:.4f}; artifacts in {out}")
     return metrics
+
+
+def _git_commit() -> str | None:
+    """The commit of the fera checkout that ran this (None outside a git checkout); '+dirty' if edited."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    try:
+        run = lambda *a: subprocess.run(["git", *a], cwd=here, capture_output=True, text=True, timeout=10)  # noqa: E731
+        head = run("rev-parse", "HEAD")
+        if head.returncode:
+            return None
+        dirty = run("status", "--porcelain", "--untracked-files=no").stdout.strip()
+        return head.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def _versions() -> dict:
