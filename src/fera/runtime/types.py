@@ -1,0 +1,176 @@
+"""Plain dataclasses passed between the runtime stages; numpy only.
+
+Coordinates are pixels of the frame, origin top-left, as the camera delivers it (not mirrored).
+A detector fills ``Face``; the tracker turns faces into ``TrackedFace``; the classifier sets
+``TrackedFace.probs`` (calibrated class probabilities); the smoother sets ``TrackedFace.expression``;
+the announcer returns ``Decision`` objects, whose ``announcement`` is what the speech stage plays.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+# The order of the shipped models' outputs (sorted class-folder names); models carry their own in metadata.
+CLASS_NAMES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box in pixels: top-left corner (x, y), width w, height h."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+    @classmethod
+    def from_xyxy(cls, x1: float, y1: float, x2: float, y2: float) -> "Box":
+        return cls(float(x1), float(y1), float(x2 - x1), float(y2 - y1))
+
+    @property
+    def right(self) -> float:
+        return self.x + self.w
+
+    @property
+    def bottom(self) -> float:
+        return self.y + self.h
+
+    @property
+    def cx(self) -> float:
+        return self.x + self.w / 2
+
+    @property
+    def cy(self) -> float:
+        return self.y + self.h / 2
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return self.cx, self.cy
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.w) * max(0.0, self.h)
+
+    def iou(self, other: "Box") -> float:
+        """Intersection over union, 0 (disjoint) to 1 (identical)."""
+        iw = min(self.right, other.right) - max(self.x, other.x)
+        ih = min(self.bottom, other.bottom) - max(self.y, other.y)
+        if iw <= 0 or ih <= 0:
+            return 0.0
+        inter = iw * ih
+        return inter / (self.area + other.area - inter)
+
+    def centre_distance(self, other: "Box") -> float:
+        """Distance between the two centres, in pixels."""
+        return math.hypot(self.cx - other.cx, self.cy - other.cy)
+
+    def clip(self, width: float, height: float) -> "Box":
+        """The part of the box inside a width x height frame."""
+        x1, y1 = min(max(self.x, 0.0), width), min(max(self.y, 0.0), height)
+        x2, y2 = min(max(self.right, 0.0), width), min(max(self.bottom, 0.0), height)
+        return Box(x1, y1, x2 - x1, y2 - y1)
+
+    def to_dict(self) -> dict:
+        return {k: round(float(v), 1) for k, v in asdict(self).items()}
+
+
+@dataclass
+class Face:
+    """One detection in one frame."""
+
+    box: Box
+    score: float = 1.0  # detector confidence, 0..1
+
+    @classmethod
+    def of(cls, obj) -> "Face":
+        """A ``Face`` from a Face, a Box, an (x, y, w, h) tuple, or any object with x, y, w, h (and score)."""
+        if isinstance(obj, Face):
+            return obj
+        if isinstance(obj, Box):
+            return cls(obj)
+        if isinstance(obj, (tuple, list)):
+            return cls(Box(*(float(v) for v in obj[:4])))
+        return cls(Box(float(obj.x), float(obj.y), float(obj.w), float(obj.h)), float(getattr(obj, "score", 1.0)))
+
+
+@dataclass
+class FrameInfo:
+    """What the announcer needs to know about a frame (never the pixels)."""
+
+    width: int
+    height: int
+    timestamp: float = 0.0  # seconds, same clock as the pipeline's
+    brightness: float | None = None  # mean luminance 0..255; None = unknown (never "too dark")
+
+    @classmethod
+    def from_image(cls, image: np.ndarray, timestamp: float = 0.0) -> "FrameInfo":
+        """From an (H, W) grey or (H, W, C) colour uint8 array; brightness is the mean over all channels."""
+        h, w = image.shape[:2]
+        return cls(int(w), int(h), float(timestamp), float(np.asarray(image, dtype=np.float32).mean()))
+
+
+@dataclass
+class Expression:
+    """A track's smoothed expression: the top label after hysteresis and its calibrated probability."""
+
+    label: str
+    confidence: float  # smoothed calibrated probability of ``label``, 0..1
+    probs: np.ndarray | None = None  # all smoothed probabilities, in the classifier's class order
+
+
+@dataclass
+class TrackedFace:
+    """A face with an id kept across frames; the classifier sets ``probs``, the smoother ``expression``."""
+
+    track_id: int
+    box: Box
+    score: float = 1.0  # detector confidence of the latest matched detection
+    missed: int = 0  # frames since the track was last matched (0 = detected in this frame)
+    hits: int = 1  # frames in which the track was matched
+    probs: np.ndarray | None = None  # calibrated class probabilities of this frame; None = not classified
+    expression: Expression | None = None  # smoothed expression; None = nothing known yet
+
+
+@dataclass
+class Announcement:
+    """What the speech stage plays: ``text`` (may be empty at verbosity 0) and/or an earcon."""
+
+    text: str
+    track_id: int | None
+    reason: str
+    kind: str  # "expression", "status" or "describe"
+    earcon: str | None = None  # sound name: an expression label or a status code ("no_face", ...)
+    position: str | None = None  # "left" / "ahead" / "right", e.g. to pan the earcon
+
+
+@dataclass
+class Decision:
+    """One decision of the announcer, spoken or suppressed, with its reason (one ``--json`` object each)."""
+
+    spoken: bool
+    text: str  # what is (or would have been) said
+    reason: str  # "spoken: ..." or "suppressed: ..."
+    track_id: int | None
+    time: float  # announcer clock, seconds
+    kind: str = "expression"  # "expression", "status" or "describe"
+    code: str = ""  # machine-readable reason: "spoken", "held_too_short", "global_rate_limit", ...
+    label: str | None = None  # expression label or status code
+    position: str | None = None
+    distance: str | None = None
+    confidence: float | None = None
+    earcon: str | None = None
+
+    @property
+    def announcement(self) -> Announcement | None:
+        if not self.spoken:
+            return None
+        return Announcement(self.text, self.track_id, self.reason, self.kind, self.earcon, self.position)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["time"] = round(self.time, 3)
+        if self.confidence is not None:
+            d["confidence"] = round(float(self.confidence), 3)
+        return d
