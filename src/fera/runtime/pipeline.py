@@ -1,0 +1,105 @@
+"""The assistant's pipeline: frame -> detect -> track -> classify -> smooth -> announce.
+
+``Assistant.step`` handles one frame of a live or video stream and returns the announcer's
+decisions; ``Assistant.photo`` describes one still photo on its own (no tracking over time).
+Every stage is injected, so tests can swap in fakes; ``Assistant.create`` builds the real ones.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+
+from fera.runtime.announce import AnnounceConfig, Announcer
+from fera.runtime.smooth import SmoothConfig, Smoother
+from fera.runtime.track import TrackConfig, Tracker
+from fera.runtime.types import Box, Decision, Expression, Face, FrameInfo, TrackedFace
+
+
+@dataclass
+class DetectConfig:
+    model: str = "full"  # BlazeFace "full" range (faces down to ~40 px in 640x480) or "short" (faster, close faces)
+    min_score: float = 0.5  # detections below this are ignored
+
+
+@dataclass
+class StepResult:
+    frame: FrameInfo
+    faces: list[TrackedFace]  # tracked faces with smoothed expressions (only those seen in this frame)
+    decisions: list[Decision] = field(default_factory=list)
+
+
+class Assistant:
+    def __init__(self, detector, classifier, announce: AnnounceConfig | None = None,
+                 smooth: SmoothConfig | None = None, track: TrackConfig | None = None,
+                 clock: Callable[[], float] | None = None):
+        self.detector, self.classifier = detector, classifier
+        self.now = 0.0
+        clock = clock or (lambda: self.now)  # by default: the frames' own timestamps
+        self.tracker = Tracker(track, clock=clock)
+        self.smoother = Smoother(classifier.class_names, smooth, clock=clock)
+        self.announcer = Announcer(announce, clock=clock)
+        self._clock = clock
+
+    @classmethod
+    def create(cls, detect: DetectConfig | None = None, classify=None, announce: AnnounceConfig | None = None,
+               smooth: SmoothConfig | None = None, track: TrackConfig | None = None, clock=None) -> "Assistant":
+        from fera.runtime.classify import Classifier
+        from fera.runtime.detect import BlazeFaceDetector
+
+        d = detect or DetectConfig()
+        return cls(BlazeFaceDetector(d.model, min_score=d.min_score), Classifier(classify), announce, smooth,
+                   track, clock)
+
+    def _detect(self, image: np.ndarray) -> list[Face]:
+        return [Face.of(d) for d in self.detector.detect(image)]
+
+    def step(self, image: np.ndarray, timestamp: float) -> StepResult:
+        """One frame of a stream: returns the tracked faces and what the announcer decided."""
+        self.now = timestamp
+        h, w = image.shape[:2]
+        tracks = self.tracker.update(self._detect(image))
+        seen = [t for t in tracks if t.missed == 0]
+        probs = self.classifier(image, [t.box.clip(w, h) for t in seen])
+        for t, p in zip(seen, probs):
+            t.probs = p
+        smoothed = self.smoother.update(tracks)
+        visible = [t for t in smoothed if t.missed == 0]
+        frame = FrameInfo.from_image(image, timestamp)
+        return StepResult(frame, visible, self.announcer.update(frame, visible))
+
+    def describe_now(self) -> Decision:
+        return self.announcer.describe_now()
+
+    def photo(self, image: np.ndarray) -> tuple[FrameInfo, list[TrackedFace], str]:
+        """A still photo on its own: every face classified once; the sentence "describe now" would say."""
+        h, w = image.shape[:2]
+        faces = self._detect(image)
+        boxes = [f.box.clip(w, h) for f in faces]
+        probs = self.classifier(image, boxes)
+        names = self.classifier.class_names
+        tracked = []
+        for i, (f, b, p) in enumerate(zip(faces, boxes, probs), start=1):
+            k = int(np.argmax(p))
+            tracked.append(TrackedFace(i, b, f.score, probs=p, expression=Expression(names[k], float(p[k]), p)))
+        frame = FrameInfo.from_image(image, 0.0)
+        quiet = Announcer(replace(self.announcer.config), clock=lambda: 0.0)  # no state shared between photos
+        return frame, tracked, quiet.describe_now(frame, tracked).text
+
+    def face_record(self, frame: FrameInfo, f: TrackedFace) -> dict:
+        """One face for ``--json``: box, position, expression (or "not sure"), confidence, probabilities."""
+        a = self.announcer
+        e = f.expression
+        level = a.level(e)
+        return {"box": {k: round(v, 1) for k, v in f.box.to_dict().items()},
+                "position": a.position(f.box, frame), "distance": a.distance(f.box, frame),
+                "expression": None if e is None or level == "unsure" else e.label,
+                "wording": a.phrase(f, frame, 2),
+                "confidence": None if e is None else round(e.confidence, 4),
+                "probabilities": None if e is None or e.probs is None else
+                {n: round(float(p), 4) for n, p in zip(self.classifier.class_names, e.probs)}}
+
+
+def box_list(faces: list[TrackedFace]) -> list[Box]:
+    return [f.box for f in faces]
