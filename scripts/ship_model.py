@@ -77,10 +77,12 @@ def main() -> int:
     ap.add_argument("run_dir")
     ap.add_argument("--data_root", required=True)
     ap.add_argument("--command", required=True, help="the exact training command of the run")
-    ap.add_argument("--commit", required=True, help="the git commit the run was trained with")
+    ap.add_argument("--commit", required=True, help="the git commit the run was trained with (40 hex digits)")
     ap.add_argument("--description", default="")
     ap.add_argument("--hardware", default=None, help="what the run was trained on (default: this machine)")
     a = ap.parse_args()
+    if len(a.commit) != 40:
+        ap.error("--commit must be a full 40-digit commit hash")
     run = Path(a.run_dir)
     out = shipped.MODELS_DIR
     out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,180 @@
+"""`fera assist`: run the pipeline on a source and tell the user, line by line, by voice or by sounds.
+
+Photos (an image, a folder, ``-``): one line (or JSON object) per photo with the sentence that
+"describe now" would say. Streams (camera, video): one line per spoken announcement, or with
+``--json`` one object per decision, suppressed ones included with their reason. Keys in a terminal
+(camera or video): space = describe now, p = pause, v = verbosity, m = mute, q = quit.
+Nothing is written to disk unless ``--save DIR`` (annotated frames / video) is given.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fera.errors import FeraError
+
+
+@dataclass
+class Output:
+    """Plain lines for people (one per event) or JSON objects for machines, to ``stream``."""
+
+    json_mode: bool = False
+    stream: object = None
+
+    def line(self, text: str, stamp: str) -> None:
+        print(f"{stamp} {text}", file=self.stream or sys.stdout, flush=True)
+
+    def obj(self, record: dict) -> None:
+        print(json.dumps(record), file=self.stream or sys.stdout, flush=True)
+
+
+def clock_stamp(ts: float, live: bool) -> str:
+    if live:
+        return time.strftime("%H:%M:%S")
+    m, s = divmod(ts, 60)
+    return f"{int(m // 60):02d}:{int(m % 60):02d}:{s:04.1f}"
+
+
+def run_photos(assistant, source, out: Output, speaker=None, save_dir: Path | None = None) -> int:
+    """Describe each photo; returns the number of photos described."""
+    n = 0
+    for fr in source:
+        info, faces, sentence = assistant.photo(fr.image)
+        n += 1
+        if out.json_mode:
+            out.obj({"source": fr.source, "width": info.width, "height": info.height, "sentence": sentence,
+                     "faces": [assistant.face_record(info, f) for f in faces]})
+        else:
+            print(f"{fr.source}: {sentence}", file=out.stream or sys.stdout, flush=True)
+        if speaker is not None:
+            from fera.runtime.types import Announcement
+
+            speaker.say(Announcement(sentence, None, "photo", "describe", "describe"), time.monotonic())
+        if save_dir is not None:
+            from fera.runtime.draw import annotate
+
+            save_dir.mkdir(parents=True, exist_ok=True)
+            annotate(fr.image, faces, assistant, info).save(save_dir / f"{n:04d}_{Path(fr.source).stem}.png")
+    for s in source.skipped:
+        print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
+    if n == 0:
+        raise FeraError(f"no readable photo in {source.name} ({len(source.skipped)} skipped)")
+    return n
+
+
+def run_stream(assistant, source, out: Output, speaker=None, keys=None, save_dir: Path | None = None,
+               fps_limit: float | None = None) -> int:
+    """Announce as the stream plays; returns the number of frames processed."""
+    writer, n, paused, muted = None, 0, False, False
+    try:
+        for fr in source:
+            cmd = keys.poll() if keys is not None else None
+            if cmd == "q":
+                break
+            if cmd == "p":
+                paused = not paused
+                out.line("paused" if paused else "resumed", clock_stamp(fr.timestamp, source.live))
+            if cmd == "m":
+                muted = not muted
+                out.line("muted" if muted else "sound on", clock_stamp(fr.timestamp, source.live))
+            if cmd == "v":
+                c = assistant.announcer.config
+                c.verbosity = (c.verbosity + 1) % 4
+                out.line(f"verbosity {c.verbosity}", clock_stamp(fr.timestamp, source.live))
+            if paused:
+                continue
+            r = assistant.step(fr.image, fr.timestamp)
+            n += 1
+            decisions = list(r.decisions)
+            if cmd == " ":
+                decisions.append(assistant.describe_now())
+            for d in decisions:
+                stamp = clock_stamp(fr.timestamp, source.live)
+                if out.json_mode:
+                    out.obj({"source": fr.source, "frame": fr.index, "timestamp": round(fr.timestamp, 3),
+                             **d.to_dict()})
+                elif d.spoken and d.text:
+                    out.line(d.text, stamp)
+                if d.spoken and speaker is not None and not muted:
+                    speaker.say(d.announcement, time.monotonic())
+            if save_dir is not None:
+                from fera.runtime.draw import annotate, VideoOut
+
+                writer = writer or VideoOut(save_dir / "annotated.mp4", r.frame.width, r.frame.height)
+                writer.write(annotate(fr.image, r.faces, assistant, r.frame))
+            if fps_limit and not source.live:
+                time.sleep(1 / fps_limit)
+    finally:
+        if writer is not None:
+            writer.close()
+        source.close()
+    return n
+
+
+def add_arguments(p) -> None:
+    """`fera assist` options (defined here, next to the loop that uses them)."""
+    from fera.runtime.speak import MODES
+
+    p.add_argument("--source", default="0", help="camera index (default 0), video file, image, folder of "
+                   "images, or - to read image paths from stdin")
+    p.add_argument("--model", default=None, help="shipped model name or .onnx file (default: fast for "
+                   "camera and video, vgg13 for photos)")
+    p.add_argument("--int8", action="store_true", help="use the model's int8 file when it ships one")
+    p.add_argument("--flip", action="store_true", help="average each face with its mirror image")
+    p.add_argument("--detector", choices=("full", "short"), default="full",
+                   help="BlazeFace full range (default; small and far faces too) or short range (faster)")
+    p.add_argument("--speech", choices=MODES, default="auto", help="auto (voice when espeak-ng and a sound "
+                   "device exist, else text), tts, earcons, screenreader (text lines only) or off")
+    p.add_argument("--audio_dir", help="write spoken WAV files here when there is no sound device")
+    p.add_argument("--verbosity", type=int, choices=(0, 1, 2, 3), default=2,
+                   help="0 earcons only, 1 terse, 2 default, 3 adds distance and confidence")
+    p.add_argument("--mirror", action="store_true", help="swap left and right (a selfie camera)")
+    p.add_argument("--not_sure_below", type=float, default=None,
+                   help="calibrated confidence below which a face is 'not sure' (default 0.4)")
+    p.add_argument("--save", help="write annotated photos or an annotated video to this folder "
+                   "(the only way fera writes frames to disk)")
+    p.add_argument("--max_frames", type=int, default=None, help="stop a camera or video after this many frames")
+    p.add_argument("--json", action="store_true", help="one JSON object per photo, or per decision for "
+                   "streams (suppressed ones too, with the reason)")
+
+
+def cmd_assist(args) -> int:
+    """Describe the faces from a camera, a video or photos, offline, by voice, sounds or text lines."""
+    from fera.runtime.announce import AnnounceConfig
+    from fera.runtime.classify import ClassifyConfig
+    from fera.runtime.keys import Keys
+    from fera.runtime.pipeline import Assistant, DetectConfig
+    from fera.runtime.sources import open_source
+    from fera.runtime.speak import SpeechConfig, TextSpeaker, make_speaker
+
+    source = open_source(args.source, max_frames=args.max_frames)
+    model = args.model or ("vgg13" if source.still else "fast")
+    announce = AnnounceConfig(verbosity=args.verbosity, mirror=args.mirror)
+    if args.not_sure_below is not None:
+        announce.maybe_min = args.not_sure_below
+    assistant = Assistant.create(DetectConfig(model=args.detector),
+                                 ClassifyConfig(model=model, int8=args.int8, flip=args.flip), announce)
+    speaker = make_speaker(args.speech, SpeechConfig(audio_dir=args.audio_dir),
+                           log=lambda m: print(f"fera: {m}", file=sys.stderr))
+    if isinstance(speaker, TextSpeaker):
+        speaker = None  # the lines below are the text output; never print them twice
+    out = Output(args.json)
+    save = Path(args.save) if args.save else None
+    try:
+        if source.still:
+            run_photos(assistant, source, out, speaker, save)
+        else:
+            with Keys() as keys:
+                if keys.active:
+                    print("keys: space describe now, p pause, v verbosity, m mute, q quit", file=sys.stderr)
+                run_stream(assistant, source, out, speaker, keys, save)
+    finally:
+        if speaker is not None:
+            wait = getattr(speaker, "wait_idle", None)
+            if wait:
+                wait(5.0)
+            speaker.close()
+    return 0
