@@ -47,4 +47,5 @@ def test_bad_img_size_is_an_argparse_error(capsys):
 
 def test_models_lists_the_registry(capsys):
     assert main(["models"]) == 0
-    assert "vgg13:" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "vgg13 (architecture):" in out and "fast (architecture):" in out

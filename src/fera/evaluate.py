@@ -94,7 +94,10 @@ def load_any(model_ref: str):
     if shipped.is_shipped(model_ref) or str(model_ref).endswith(".onnx"):
         m = shipped.load_onnx(model_ref)
         return m.predict_uint8, m.meta, f"{model_ref} ({m.path.name}, ONNX Runtime)"
-    if not Path(model_ref).expanduser().exists():
+    p = Path(model_ref).expanduser()
+    if not p.exists() and (p.suffix or len(p.parts) > 1):
+        raise FeraError(f"model not found: {model_ref}")
+    if not p.exists():
         raise FeraError(f"no shipped model, model file or run folder named {model_ref!r} "
                         f"(shipped: {', '.join(shipped.shipped_names()) or 'none'})")
     from fera.inference import calibrate
