@@ -1,0 +1,93 @@
+"""End-to-end assistant speed on 640x480 frames with 0, 1 and 3 faces, split by stage.
+
+    python benchmarks/assist_fps.py [--frames 200] [--model fast] [--detector full] [--int8]
+
+Frames are built from the public-domain sample photos in the package (faces pasted on a grey
+canvas). For each face count it prints frames/s, the mean milliseconds of each stage (detect,
+track, classify, smooth, announce) and p50/p95 of the whole step (frame in -> decision out; the
+announcer's dwell time is not included), and the ratio against the 0-face baseline.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from fera.runtime.classify import ClassifyConfig
+from fera.runtime.pipeline import Assistant, DetectConfig
+
+SAMPLES = Path(__file__).resolve().parents[1] / "src" / "fera" / "assets" / "samples"
+
+
+def frame_with(n: int) -> np.ndarray:
+    canvas = np.full((480, 640, 3), 110, np.uint8)
+    photos = [np.asarray(Image.open(SAMPLES / p).convert("RGB").resize((200, 200)))
+              for p in ("astronaut.png", "grace_hopper.jpg", "astronaut.png")]
+    for i in range(n):
+        x = 10 + i * 210
+        canvas[140:340, x:x + 200] = photos[i]
+    return canvas
+
+
+class Timed:
+    """Wraps a stage's callable and adds up its time."""
+
+    def __init__(self, fn):
+        self.fn, self.total = fn, 0.0
+
+    def __call__(self, *a, **k):
+        t = time.perf_counter()
+        try:
+            return self.fn(*a, **k)
+        finally:
+            self.total += time.perf_counter() - t
+
+
+def run(n_faces: int, frames: int, args) -> dict:
+    a = Assistant.create(DetectConfig(model=args.detector), ClassifyConfig(model=args.model, int8=args.int8))
+    a.detector.detect = Timed(a.detector.detect)
+    stages = {"detect": a.detector.detect, "track": Timed(a.tracker.update), "classify": Timed(a.classifier),
+              "smooth": Timed(a.smoother.update), "announce": Timed(a.announcer.update)}
+    a.tracker.update, a.classifier, a.smoother.update, a.announcer.update = (
+        stages["track"], stages["classify"], stages["smooth"], stages["announce"])
+    img = frame_with(n_faces)
+    for i in range(10):  # warm-up
+        a.step(img, i / 30)
+    for s in stages.values():
+        s.total = 0.0
+    steps = []
+    t0 = time.perf_counter()
+    for i in range(frames):
+        t = time.perf_counter()
+        r = a.step(img, (10 + i) / 30)
+        steps.append((time.perf_counter() - t) * 1000)
+    wall = time.perf_counter() - t0
+    return {"faces": n_faces, "found": len(r.faces), "fps": frames / wall,
+            **{k: 1000 * s.total / frames for k, s in stages.items()},
+            "p50": float(np.percentile(steps, 50)), "p95": float(np.percentile(steps, 95))}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=200)
+    ap.add_argument("--model", default="fast")
+    ap.add_argument("--detector", default="full", choices=("full", "short"))
+    ap.add_argument("--int8", action="store_true")
+    args = ap.parse_args()
+    rows = [run(n, args.frames, args) for n in (0, 1, 3)]
+    print(f"model {args.model}{' int8' if args.int8 else ''}, detector {args.detector}, {args.frames} frames of "
+          "640x480; stage columns are mean ms per frame")
+    cols = ["faces", "found", "fps", "detect", "track", "classify", "smooth", "announce", "p50", "p95"]
+    print("  ".join(f"{c:>9}" for c in cols) + "  vs 0 faces")
+    for r in rows:
+        print("  ".join(f"{r[c]:>9.2f}" if isinstance(r[c], float) else f"{r[c]:>9}" for c in cols)
+              + f"  {rows[0]['fps'] / r['fps']:.2f}x time")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
