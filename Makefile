@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 DEMO   ?= demo/out
 
-.PHONY: install demo test test-fast clean
+.PHONY: install demo demo-train test test-fast clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,15 @@ $(VENV)/.installed-tf: $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-# Until a trained model ships: build a tiny dataset from the drawings in the package, smoke-test it,
-# train a half-width VGG-13 (light regularisation suits 400 images) and evaluate it on the test split.
+# The product's main job: the assistant describes the public-domain photos in the package with the
+# shipped models, as text lines, and speaks them when espeak-ng and a sound device exist.
 demo: install
+	$(BIN)/fera models
+	$(BIN)/fera assist --source src/fera/assets/samples --speech auto
+
+# The training system on a tiny dataset built from the drawings in the package: smoke-test it,
+# train the half-width VGG-13 (light regularisation suits 400 images) and evaluate it on the test split.
+demo-train: install
 	rm -rf $(DEMO)
 	$(BIN)/python -m fera.demo $(DEMO)/data
 	$(BIN)/fera data --data_root $(DEMO)/data

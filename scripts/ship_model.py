@@ -26,9 +26,8 @@ import numpy as np  # noqa: E402
 
 from fera import shipped  # noqa: E402
 from fera.calibrate import calibrate_model, reliability  # noqa: E402
-from fera.errors import FeraError  # noqa: E402
 from fera.evaluate import held_out, score  # noqa: E402
-from fera.export import export_model  # noqa: E402
+from fera.export import Int8Refused, export_model  # noqa: E402
 from fera.fileio import write_json  # noqa: E402
 from fera.inference import OnnxModel, calibrate  # noqa: E402
 from fera.modelio import load_model  # noqa: E402
@@ -36,6 +35,16 @@ from fera.plots import plot_confusion  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs" / "models"
+
+
+def cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
+    except OSError:
+        pass
+    return f"{platform.machine()}, {os.cpu_count()} cores"
 
 
 def latency(model: OnnxModel, x: np.ndarray, batch: int, runs: int = 300) -> dict:
@@ -71,6 +80,12 @@ def without_train_copies(data_root: str, n_val: int) -> np.ndarray | None:
     return np.array([f not in copied for f in files]) if len(files) == n_val else None
 
 
+def ort_version() -> str:
+    import onnxruntime
+
+    return onnxruntime.__version__
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("name")
@@ -94,8 +109,8 @@ def main() -> int:
     try:
         exp8 = export_model(str(run), str(out / f"{a.name}.int8.onnx"), int8=True, data_root=a.data_root)
         files.append(f"{a.name}.int8.onnx")
-    except FeraError as e:
-        exp8 = {"refused": str(e)}
+    except Int8Refused as e:
+        exp8 = {"refused": str(e), "checks": e.checks}
         (out / f"{a.name}.int8.onnx").unlink(missing_ok=True)
     model, meta = load_model(run)
     shipped.save_keras_weights(model, meta, out / f"{a.name}.weights.npz")
@@ -136,7 +151,7 @@ def main() -> int:
             "command": a.command, "commit": a.commit, "backend": cfg.get("backend"),
             "precision": cfg["train"]["precision"], "epochs_run": metrics["epochs_run"],
             "best_epoch": metrics["best_epoch"], "wall_seconds": metrics["wall_seconds"]["training"],
-            "hardware": a.hardware or f"{platform.machine()}, {os.cpu_count()} CPU cores",
+            "hardware": a.hardware or cpu_name(),
             "versions": metrics["versions"], "hyperparameters": metrics["hyperparameters"],
         },
         "data": {"name": "FER-2013", "licence": "research / non-commercial use only; no image ships",
@@ -155,7 +170,7 @@ def main() -> int:
                    "int8_val_accuracy": q_acc if f"{a.name}.int8.onnx" in files else None,
                    "keras_weights_fp16_argmax_agreement": agree_w},
         "latency_ms": lat,
-        "latency_hardware": f"{platform.processor() or platform.machine()}, ONNX Runtime, 2 threads",
+        "latency_hardware": f"{cpu_name()}, ONNX Runtime {ort_version()}, 2 threads",
         "sizes_mib": {f: round((out / f).stat().st_size / 2**20, 2) for f in files},
     }
     write_json(out / f"{a.name}.json", card)

@@ -4,7 +4,7 @@ Photos (an image, a folder, ``-``): one line (or JSON object) per photo with the
 "describe now" would say. Streams (camera, video): one line per spoken announcement, or with
 ``--json`` one object per decision, suppressed ones included with their reason. Keys in a terminal
 (camera or video): space = describe now, p = pause, v = verbosity, m = mute, q = quit.
-Nothing is written to disk unless ``--save DIR`` (annotated frames / video) is given.
+Nothing is written to disk unless ``--record`` is given (annotated frames / video into ``--save DIR``).
 """
 from __future__ import annotations
 
@@ -134,8 +134,9 @@ def add_arguments(p) -> None:
     p.add_argument("--mirror", action="store_true", help="swap left and right (a selfie camera)")
     p.add_argument("--not_sure_below", type=float, default=None,
                    help="calibrated confidence below which a face is 'not sure' (default 0.4)")
-    p.add_argument("--save", help="write annotated photos or an annotated video to this folder "
-                   "(the only way fera writes frames to disk)")
+    p.add_argument("--record", action="store_true", help="write annotated photos or an annotated video "
+                   "(boxes and words, for a sighted helper) to --save; without it fera writes no frame to disk")
+    p.add_argument("--save", default="fera_recordings", help="folder for --record (default fera_recordings)")
     p.add_argument("--max_frames", type=int, default=None, help="stop a camera or video after this many frames")
     p.add_argument("--json", action="store_true", help="one JSON object per photo, or per decision for "
                    "streams (suppressed ones too, with the reason)")
@@ -162,7 +163,7 @@ def cmd_assist(args) -> int:
     if isinstance(speaker, TextSpeaker):
         speaker = None  # the lines below are the text output; never print them twice
     out = Output(args.json)
-    save = Path(args.save) if args.save else None
+    save = Path(args.save) if args.record else None
     try:
         if source.still:
             run_photos(assistant, source, out, speaker, save)
