@@ -23,6 +23,14 @@ def shipped_names() -> list[str]:
     return sorted(p.name[:-5] for p in MODELS_DIR.glob("*.json"))
 
 
+def most_accurate() -> str:
+    """The shipped model with the best val accuracy (the default for photos, where speed matters less)."""
+    names = shipped_names()
+    if not names:
+        raise FeraError("no model ships with this installation")
+    return max(names, key=lambda n: card(n)["val"]["accuracy"])
+
+
 def card(name: str) -> dict:
     _check(name)
     return json.loads((MODELS_DIR / f"{name}.json").read_text())

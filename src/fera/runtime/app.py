@@ -121,7 +121,7 @@ def add_arguments(p) -> None:
     p.add_argument("--source", default="0", help="camera index (default 0), video file, image, folder of "
                    "images, or - to read image paths from stdin")
     p.add_argument("--model", default=None, help="shipped model name or .onnx file (default: fast for "
-                   "camera and video, vgg13 for photos)")
+                   "camera and video, the most accurate shipped model for photos)")
     p.add_argument("--int8", action="store_true", help="use the model's int8 file when it ships one")
     p.add_argument("--flip", action="store_true", help="average each face with its mirror image")
     p.add_argument("--detector", choices=("full", "short"), default="full",
@@ -152,7 +152,9 @@ def cmd_assist(args) -> int:
     from fera.runtime.speak import SpeechConfig, TextSpeaker, make_speaker
 
     source = open_source(args.source, max_frames=args.max_frames)
-    model = args.model or ("vgg13" if source.still else "fast")
+    from fera import shipped
+
+    model = args.model or (shipped.most_accurate() if source.still else "fast")
     announce = AnnounceConfig(verbosity=args.verbosity, mirror=args.mirror)
     if args.not_sure_below is not None:
         announce.maybe_min = args.not_sure_below
