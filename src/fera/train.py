@@ -186,6 +186,7 @@ def train(cfg: RunConfig, log=print) -> dict:
     reduce_lr = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=t.reduce_lr_factor,
                                                   patience=t.reduce_lr_patience, min_lr=t.min_lr, verbose=1)
     run_state = _RunState(out, meta, batches, early, reduce_lr, state)
+    run_state.state.setdefault("git_commit", _git_commit())  # the code this run started with
     initial_epoch = state["epoch"] if state else 0
     if state and state.get("finished") and (state.get("stopped_early") or state["epoch"] >= t.epochs):
         log("this run had already finished; writing its artifacts again (pass a larger --epochs to train on)")
@@ -238,7 +239,8 @@ def finalize(out: Path, ds: Dataset, cfg: RunConfig, state: dict, session_second
                             "augment": vars(cfg.augment)},
         "backend": keras.backend.backend(),
         "versions": _versions(),
-        "git_commit": _git_commit(),
+        "git_commit": state.get("git_commit"),  # at the run's start (a resumed run keeps it)
+        "git_commit_at_finish": _git_commit(),
         "hardware": {"machine": platform.machine(), "processor": platform.processor() or None,
                      "cpu_count": __import__("os").cpu_count()},
         "dataset": {"source": ds.source, "val_from_train": ds.val_from_train, "counts": ds.counts()},

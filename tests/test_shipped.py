@@ -1,0 +1,114 @@
+"""The models that ship in the package: complete, self-describing, small, and as good as their card says."""
+import json
+
+import numpy as np
+import pytest
+from conftest import FER2013, REPO
+from PIL import Image
+
+from fera import shipped
+from fera.cli import main
+
+NAMES = ["fast", "vgg13"]
+
+
+def test_both_models_ship_with_every_file():
+    assert set(NAMES) <= set(shipped.shipped_names())
+    for name in NAMES:
+        card = shipped.card(name)
+        for f in card["files"]:
+            p = shipped.MODELS_DIR / f
+            assert p.is_file(), f
+            assert p.stat().st_size <= 25 * 2**20, f"{f} is over 25 MB"
+        assert f"{name}.onnx" in card["files"] and f"{name}.weights.npz" in card["files"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_onnx_files_carry_their_metadata(name):
+    card = shipped.card(name)
+    for int8 in (False, True):
+        if int8 and f"{name}.int8.onnx" not in card["files"]:
+            continue
+        m = shipped.load_onnx(name, int8=int8)
+        assert m.class_names == card["class_names"] and len(m.class_names) == 7
+        assert m.input_size == (48, 48) and m.meta["preprocessing"]["layout"] == "NHWC"
+        assert m.temperature == pytest.approx(card["temperature"]) and m.temperature > 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_card_records_what_the_issue_asks(name):
+    c = shipped.card(name)
+    t = c["training"]
+    assert t["command"].startswith("fera train") and t["wall_seconds"] > 0
+    assert len(t["commit"]) == 40 and int(t["commit"], 16) >= 0  # a full git commit hash
+    assert t["backend"] in ("torch", "jax", "tensorflow") and t["hardware"]
+    assert 0 < c["val"]["accuracy"] <= 1 and 0 < c["val"]["macro_f1"] <= 1 and c["val"]["images"] == 3589
+    assert set(c["val"]["per_class"]) == set(c["class_names"])
+    assert c["calibration"]["ece_after"] <= c["calibration"]["ece_before"]
+    assert c["latency_ms"]["fp32_b1"]["p50"] > 0
+    if f"{name}.int8.onnx" in c["files"]:
+        assert c["export"]["int8"]["argmax_agreement"] >= 0.995 and c["export"]["int8"]["images"] == 3589
+    assert c["export"]["fp32"]["argmax_agreement"] >= 0.995
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_onnx_and_keras_weights_agree_on_faces(name):
+    """Both forms of a shipped model give the same answers on the drawn faces in the package."""
+    faces = sorted((REPO / "src" / "fera" / "assets" / "demo_faces").glob("*.png"))
+    assert faces
+    m = shipped.load_onnx(name)
+    probs = m.predict([Image.open(f) for f in faces])
+    assert probs.shape == (len(faces), 7)
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-4)
+    keras_model, meta = shipped.load_keras(name)
+    raw = np.asarray(keras_model.predict(m.preprocess([Image.open(f) for f in faces]), verbose=0))
+    assert (raw.argmax(1) == probs.argmax(1)).mean() >= 0.9
+    assert meta["class_names"] == m.class_names
+
+
+def test_fera_models_lists_the_shipped_models(capsys):
+    assert main(["models", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    listed = {r["name"]: r for r in rows if r.get("shipped")}
+    assert set(NAMES) <= set(listed)
+    for name in NAMES:
+        assert listed[name]["val_accuracy"] == shipped.card(name)["val"]["accuracy"]
+        assert listed[name]["latency_ms"]["fp32_b1"]["p50"] > 0
+
+
+def test_unknown_shipped_name_is_a_clear_error(tmp_path, capsys):
+    assert main(["evaluate", "--model", "nonesuch", "--data_root", str(tmp_path), "--out_dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("fera: error:") and "nonesuch" in err and "shipped: fast" in err and "\n" not in err
+
+
+@pytest.mark.shared
+@pytest.mark.skipif(not (FER2013 / "val").is_dir(), reason="needs ../shared/datasets/fer2013 (FER-2013 val)")
+@pytest.mark.parametrize("name", NAMES)
+def test_evaluate_by_name_reproduces_the_card(name, tmp_path):
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--model", name, "--data_root", str(FER2013 / "val"), "--out_dir", str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    card = shipped.card(name)
+    assert m["num_images"] == 3589
+    assert m["accuracy"] == pytest.approx(card["val"]["accuracy"], abs=1e-9)
+    assert m["macro_f1"] == pytest.approx(card["val"]["macro_f1"], abs=1e-9)
+
+
+def test_inference_needs_no_training_framework():
+    """The assistant's path (shipped ONNX models) imports neither Keras nor torch, TensorFlow or JAX."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from fera import shipped; m = shipped.load_onnx('fast'); "
+            "import numpy as np; m.predict_uint8(np.zeros((2, 48, 48), np.uint8)); "
+            "print(sorted(k for k in ('keras', 'torch', 'tensorflow', 'jax') if k in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_photos_default_to_the_most_accurate_model():
+    best = shipped.most_accurate()
+    assert all(shipped.card(best)["val"]["accuracy"] >= shipped.card(n)["val"]["accuracy"]
+               for n in shipped.shipped_names())
