@@ -56,7 +56,9 @@ def build_demo_dataset(dest: str | Path, per_class: dict[str, int] | None = None
     return dest
 
 
-if __name__ == "__main__":  # python -m fera.demo DEST
-    import sys
+if __name__ == "__main__":  # python -m fera.demo [DEST]
+    import argparse
 
-    print(build_demo_dataset(sys.argv[1] if len(sys.argv) > 1 else "demo/out/data"))
+    ap = argparse.ArgumentParser(prog="python -m fera.demo", description=build_demo_dataset.__doc__)
+    ap.add_argument("dest", nargs="?", default="demo/out/data", help="folder to create (default demo/out/data)")
+    print(build_demo_dataset(ap.parse_args().dest))
