@@ -21,17 +21,6 @@ from fera import shipped
 from fera.inference import OnnxModel
 
 
-def timed_calls(model: OnnxModel, xb: np.ndarray, runs: int) -> np.ndarray:
-    for _ in range(20):
-        model.raw(xb)
-    t = np.empty(runs)
-    for i in range(runs):
-        t0 = time.perf_counter()
-        model.raw(xb)
-        t[i] = (time.perf_counter() - t0) * 1000 / len(xb)
-    return t
-
-
 def val_data(data_root: str | None):
     if not data_root:
         return None
@@ -70,7 +59,7 @@ def main() -> int:
             row = {"model": name, "file": path.name, "mib": round(path.stat().st_size / 2**20, 2),
                    "load_ms": round(load_ms, 1)}
             for b in (1, 8):
-                t = timed_calls(m, x8[:b], a.runs)
+                t = m.per_face_ms(x8[:b], a.runs)
                 row[f"b{b}_p50"], row[f"b{b}_p95"] = round(float(np.percentile(t, 50)), 3), round(
                     float(np.percentile(t, 95)), 3)
             if data is not None:

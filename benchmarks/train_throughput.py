@@ -22,7 +22,6 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 from fera.augment import Batches  # noqa: E402
 from fera.config import AugmentConfig, DataConfig  # noqa: E402

@@ -16,7 +16,6 @@ import os
 import platform
 import shutil
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -49,14 +48,7 @@ def cpu_name() -> str:
 
 def latency(model: OnnxModel, x: np.ndarray, batch: int, runs: int = 300) -> dict:
     """Per-face milliseconds (p50/p95) for ``runs`` calls at ``batch`` faces, after a warm-up."""
-    xb = x[:batch]
-    for _ in range(20):
-        model.raw(xb)
-    t = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        model.raw(xb)
-        t.append((time.perf_counter() - t0) * 1000 / batch)
+    t = model.per_face_ms(x[:batch], runs)
     return {"p50": round(float(np.percentile(t, 50)), 3), "p95": round(float(np.percentile(t, 95)), 3),
             "batch": batch, "threads": 2}
 

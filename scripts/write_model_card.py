@@ -71,7 +71,7 @@ def section(c: dict) -> str:
              f"- Architecture `{c['architecture']}` ({c['parameters'] / 1e6:.2f}M parameters), input "
              f"{c['input_size'][0]}x{c['input_size'][1]} grayscale scaled to [0, 1]; classes "
              f"{', '.join(c['class_names'])}.",
-             f"- Files: " + ", ".join(f"`{f}` ({c['sizes_mib'][f]} MiB)" for f in c["files"]) + ".",
+             "- Files: " + ", ".join(f"`{f}` ({c['sizes_mib'][f]} MiB)" for f in c["files"]) + ".",
              "", "### Training", "",
              f"- Command: `{t['command']}`",
              f"- Commit: `{t['commit']}`; backend {t['backend']} (Keras {t['versions'].get('keras')}, "

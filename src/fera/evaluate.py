@@ -86,14 +86,14 @@ def held_out(meta: dict, data_root: str | None, prefer=("test", "val"), log=prin
     return part.x, align_labels(ds.class_names, meta["class_names"], part.y), ds, split
 
 
-def load_any(model_ref: str):
+def load_any(model_ref: str, batch_size: int = 256):
     """(predict(uint8 images) -> calibrated probabilities, meta, description) for a shipped name,
     an .onnx file (ONNX Runtime) or a Keras model file / run folder (Keras)."""
     from fera import shipped
 
     if shipped.is_shipped(model_ref) or str(model_ref).endswith(".onnx"):
         m = shipped.load_onnx(model_ref)
-        return m.predict_uint8, m.meta, f"{model_ref} ({m.path.name}, ONNX Runtime)"
+        return (lambda x: m.predict_uint8(x, batch_size=batch_size)), m.meta, f"{model_ref} ({m.path.name}, ONNX Runtime)"
     p = Path(model_ref).expanduser()
     if not p.exists() and (p.suffix or len(p.parts) > 1):
         raise FeraError(f"model not found: {model_ref}")
@@ -104,7 +104,7 @@ def load_any(model_ref: str):
     from fera.modelio import load_model, resolve_model_path
 
     model, meta = load_model(model_ref)
-    return (lambda x: calibrate(predict_proba(model, x), meta.get("temperature", 1.0)), meta,
+    return (lambda x: calibrate(predict_proba(model, x, batch_size), meta.get("temperature", 1.0)), meta,
             str(resolve_model_path(model_ref)))
 
 
@@ -112,7 +112,7 @@ def evaluate_model(model_ref: str, data_root: str, out_dir: str, batch_size: int
     """`fera evaluate`: score a model on held-out data and write metrics.json and the artifacts.
 
     Probabilities are calibrated with the model's temperature (accuracy does not depend on it)."""
-    predict, meta, described = load_any(model_ref)
+    predict, meta, described = load_any(model_ref, batch_size)
     class_names = meta["class_names"]
     x, y, ds, split = held_out(meta, data_root, log=log)
     log(f"evaluating {described} on {split} of {ds.source}: {len(y)} images"

@@ -65,12 +65,11 @@ def _finish(src: Path, dst: Path, meta: dict) -> None:
     m.graph.output[0].name = "probabilities"
     if sum(t.ByteSize() for t in m.graph.initializer) > MAX_BYTES:
         big = [t for t in m.graph.initializer if t.data_type == onnx.TensorProto.FLOAT and np.prod(t.dims) > 4096]
-        for t in big:
-            arr = numpy_helper.to_array(t).astype(np.float16)
-            half = numpy_helper.from_array(arr, t.name + "_fp16")
-            t.CopyFrom(half)
-            m.graph.node.insert(0, helper.make_node("Cast", [t.name], [t.name[:-5]], to=onnx.TensorProto.FLOAT,
-                                                    name=f"cast_{t.name[:-5]}"))
+        for t in big:  # the fp16 tensor takes a new name; a Cast gives the graph back its fp32 original
+            name = t.name
+            t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float16), name + "_fp16"))
+            m.graph.node.insert(0, helper.make_node("Cast", [t.name], [name], to=onnx.TensorProto.FLOAT,
+                                                    name=f"cast_{name}"))
         meta = {**meta, "weights_storage": "float16 (computed in float32)"}
     del m.metadata_props[:]
     onnx.helper.set_model_props(m, {META_KEY: json.dumps(meta), "producer": "fera"})
@@ -87,10 +86,11 @@ def export_fp32(model, meta: dict, out: Path, check_x: np.ndarray, log=print) ->
         _keras_to_onnx(model, raw)
         _finish(raw, staged, meta)
         keras_p = np.asarray(model.predict(check_x, batch_size=256, verbose=0))
-        onnx_p = OnnxModel.load(staged).raw(check_x)
+        staged_model = OnnxModel.load(staged)
+        onnx_p = staged_model.raw(check_x)
         diff = float(np.abs(keras_p - onnx_p).max())
         agree = float((keras_p.argmax(1) == onnx_p.argmax(1)).mean())
-        tol = FP32_TOLERANCE * (20 if "weights_storage" in _meta_of(staged) else 1)  # fp16-stored weights
+        tol = FP32_TOLERANCE * (20 if "weights_storage" in staged_model.meta else 1)  # fp16-stored weights
         check = {"images": int(len(check_x)), "max_abs_diff": diff, "argmax_agreement": agree, "tolerance": tol}
         log(f"fp32 check on {len(check_x)} images: max |ONNX - Keras| = {diff:.2e} (tolerance {tol:.0e}), "
             f"argmax agreement {agree:.2%}")
@@ -154,10 +154,6 @@ def export_int8(fp32_path: Path, out: Path, calib_x: np.ndarray, check_x: np.nda
     best = max(c["argmax_agreement"] for c in checks)
     raise Int8Refused(f"int8 model agrees with fp32 on at most {best:.2%} of {len(check_x)} images "
                       f"(< {INT8_MIN_AGREEMENT:.1%}); {out.name} not written", checks)
-
-
-def _meta_of(path: Path) -> dict:
-    return OnnxModel.load(path).meta
 
 
 def _keep(src: Path, dst: Path) -> None:

@@ -105,11 +105,25 @@ class OnnxModel:
         x = self.preprocess(faces)
         return self.predict_array(x, flip, calibrated)
 
-    def predict_array(self, x: np.ndarray, flip: bool = False, calibrated: bool = True) -> np.ndarray:
-        p = self.raw(x)
+    def predict_array(self, x: np.ndarray, flip: bool = False, calibrated: bool = True,
+                      batch_size: int = 256) -> np.ndarray:
+        p = self.raw(x, batch_size)
         if flip:
-            p = (p + self.raw(np.ascontiguousarray(x[:, :, ::-1]))) / 2
+            p = (p + self.raw(np.ascontiguousarray(x[:, :, ::-1]), batch_size)) / 2
         return calibrate(p, self.temperature) if calibrated else p
+
+    def per_face_ms(self, xb: np.ndarray, runs: int = 300, warmup: int = 20) -> np.ndarray:
+        """Milliseconds per face of ``runs`` calls on the batch ``xb``, after ``warmup`` calls (benchmarks)."""
+        import time
+
+        for _ in range(warmup):
+            self.raw(xb)
+        t = np.empty(runs)
+        for i in range(runs):
+            t0 = time.perf_counter()
+            self.raw(xb)
+            t[i] = (time.perf_counter() - t0) * 1000 / len(xb)
+        return t
 
     def predict_uint8(self, x: np.ndarray, **kw) -> np.ndarray:
         """Probabilities for uint8 grayscale images (N, H, W) already at the input size."""

@@ -65,8 +65,7 @@ def run_photos(assistant, source, out: Output, speaker=None, save_dir: Path | No
     return n
 
 
-def run_stream(assistant, source, out: Output, speaker=None, keys=None, save_dir: Path | None = None,
-               fps_limit: float | None = None) -> int:
+def run_stream(assistant, source, out: Output, speaker=None, keys=None, save_dir: Path | None = None) -> int:
     """Announce as the stream plays; returns the number of frames processed."""
     writer, n, paused, muted = None, 0, False, False
     try:
@@ -105,8 +104,6 @@ def run_stream(assistant, source, out: Output, speaker=None, keys=None, save_dir
 
                 writer = writer or VideoOut(save_dir / "annotated.mp4", r.frame.width, r.frame.height)
                 writer.write(annotate(fr.image, r.faces, assistant, r.frame))
-            if fps_limit and not source.live:
-                time.sleep(1 / fps_limit)
     finally:
         if writer is not None:
             writer.close()

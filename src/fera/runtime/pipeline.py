@@ -14,7 +14,7 @@ import numpy as np
 from fera.runtime.announce import AnnounceConfig, Announcer
 from fera.runtime.smooth import SmoothConfig, Smoother
 from fera.runtime.track import TrackConfig, Tracker
-from fera.runtime.types import Box, Decision, Expression, Face, FrameInfo, TrackedFace
+from fera.runtime.types import Decision, Expression, Face, FrameInfo, TrackedFace
 
 
 @dataclass
@@ -99,7 +99,3 @@ class Assistant:
                 "confidence": None if e is None else round(e.confidence, 4),
                 "probabilities": None if e is None or e.probs is None else
                 {n: round(float(p), 4) for n, p in zip(self.classifier.class_names, e.probs)}}
-
-
-def box_list(faces: list[TrackedFace]) -> list[Box]:
-    return [f.box for f in faces]
