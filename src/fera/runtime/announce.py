@@ -64,6 +64,7 @@ class Announcer:
         self._last_spoken = -math.inf  # time of the last unprompted (or on-demand) announcement
         self._announced: int | None = None  # track whose expression was said last (for "face lost")
         self._lost = False  # "face lost" waiting to be said
+        self._ids: set[int] = set()  # track ids of the previous frame
         self._cond: str | None = None  # current status condition and since when
         self._cond_since = -math.inf
         self._cond_said: str | None = None  # status condition last said
@@ -118,6 +119,9 @@ class Announcer:
         ids = {f.track_id for f in faces}
         if self._announced is not None and self._announced not in ids:
             self._lost, self._announced = True, None
+        elif self._lost and ids - self._ids:  # a face came (back) before "face lost" could be said
+            self._lost = False
+        self._ids = ids
         self._said = {k: v for k, v in self._said.items() if k in ids}
         self._since = {k: v for k, v in self._since.items() if k in ids}
         self._reported = {k: v for k, v in self._reported.items() if k[1] is None or k[1] in ids}

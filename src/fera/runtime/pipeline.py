@@ -26,7 +26,7 @@ class DetectConfig:
 @dataclass
 class StepResult:
     frame: FrameInfo
-    faces: list[TrackedFace]  # tracked faces with smoothed expressions (only those seen in this frame)
+    faces: list[TrackedFace]  # tracked faces with smoothed expressions (only those detected in this frame)
     decisions: list[Decision] = field(default_factory=list)
 
 
@@ -65,9 +65,11 @@ class Assistant:
         for t, p in zip(seen, probs):
             t.probs = p
         smoothed = self.smoother.update(tracks)
-        visible = [t for t in smoothed if t.missed == 0]
         frame = FrameInfo.from_image(image, timestamp)
-        return StepResult(frame, visible, self.announcer.update(frame, visible))
+        # The announcer hears of every live track, also one missed for a few frames (a turned head, a
+        # blink of the detector), so "face lost" means the tracker gave the person up (about a second).
+        decisions = self.announcer.update(frame, smoothed)
+        return StepResult(frame, [t for t in smoothed if t.missed == 0], decisions)
 
     def describe_now(self) -> Decision:
         return self.announcer.describe_now()

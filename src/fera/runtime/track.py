@@ -1,10 +1,13 @@
 """Tracking: one id per person across frames, by box overlap with a centre-distance fallback.
 
-Greedy matching, best pairs first: by IoU, then (for what is left) by centre distance relative to
-the track's box size, which catches a face that moved fast between two frames. Unmatched detections
-start new tracks; a track unmatched for more than ``max_missed`` frames or ``max_age_s`` seconds is
-dropped. Live but unmatched tracks are still returned (``missed`` > 0) so one missed detection does
-not make a person disappear.
+Each track remembers its velocity, and detections are compared with where the track should be now
+(its last box moved at that velocity), so a person walking behind another and out again, or a
+face the detector misses for a few frames while moving, keeps its id. Greedy matching, best pairs
+first: by IoU, then (for what is left) by centre distance relative to the track's box size, which
+catches a face that moved fast between two frames. Unmatched detections start new tracks; a track
+unmatched for more than ``max_missed`` frames or ``max_age_s`` seconds is dropped. Live but
+unmatched tracks are still returned (``missed`` > 0) so a missed detection does not make a person
+disappear.
 """
 from __future__ import annotations
 
@@ -20,8 +23,9 @@ class TrackConfig:
     iou_min: float = 0.3  # a detection continues a track when their boxes overlap at least this much
     # fallback: centres closer than this many track-box sizes (max of w, h) continue the track
     centre_max: float = 0.6
-    max_missed: int = 10  # drop a track after this many consecutive frames without a detection
+    max_missed: int = 30  # drop a track after this many consecutive frames without a detection
     max_age_s: float = 1.0  # ... or after this many seconds without one, whichever comes first
+    velocity_gain: float = 0.5  # how fast a track's velocity follows its latest motion (0 = no prediction)
 
 
 @dataclass
@@ -32,6 +36,13 @@ class _Track:
     last_seen: float
     missed: int = 0
     hits: int = 1
+    vx: float = 0.0  # velocity of the box centre, pixels per second
+    vy: float = 0.0
+
+    def predicted(self, now: float, horizon: float) -> Box:
+        """The box moved on at the track's velocity for the time since it was last seen (at most ``horizon``)."""
+        dt = min(max(now - self.last_seen, 0.0), horizon)
+        return Box(self.box.x + self.vx * dt, self.box.y + self.vy * dt, self.box.w, self.box.h)
 
 
 class Tracker:
@@ -57,15 +68,20 @@ class Tracker:
         c = self.config
         matches: dict[int, int] = {}  # track index -> detection index
 
-        pairs = [(t.box.iou(d.box), ti, di) for ti, t in enumerate(self._tracks) for di, d in enumerate(dets)]
+        boxes = [t.predicted(now, c.max_age_s) for t in self._tracks]
+        pairs = [(b.iou(d.box), ti, di) for ti, b in enumerate(boxes) for di, d in enumerate(dets)]
         self._greedy(sorted((p for p in pairs if p[0] >= c.iou_min), key=lambda p: -p[0]), matches)
-        pairs = [(t.box.centre_distance(d.box) / max(t.box.w, t.box.h, 1e-6), ti, di)
-                 for ti, t in enumerate(self._tracks) for di, d in enumerate(dets)]
+        pairs = [(b.centre_distance(d.box) / max(b.w, b.h, 1e-6), ti, di)
+                 for ti, b in enumerate(boxes) for di, d in enumerate(dets)]
         self._greedy(sorted((p for p in pairs if p[0] <= c.centre_max), key=lambda p: p[0]), matches)
 
         for ti, t in enumerate(self._tracks):
             if ti in matches:
                 d = dets[matches[ti]]
+                dt = now - t.last_seen
+                if dt > 0 and c.velocity_gain > 0:
+                    t.vx += c.velocity_gain * ((d.box.cx - t.box.cx) / dt - t.vx)
+                    t.vy += c.velocity_gain * ((d.box.cy - t.box.cy) / dt - t.vy)
                 t.box, t.score, t.last_seen, t.missed, t.hits = d.box, d.score, now, 0, t.hits + 1
             else:
                 t.missed += 1
