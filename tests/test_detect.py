@@ -264,10 +264,10 @@ def test_accepts_grey_rgba_and_pil(detectors, photos):
 
 def test_rejects_bad_input_and_options():
     det = BlazeFaceDetector()
-    with pytest.raises(FeraError):
-        det.detect(np.zeros((10, 10, 3), np.float32))
-    with pytest.raises(FeraError):
-        det.detect(np.zeros((10, 10, 2), np.uint8))
+    for bad in (np.zeros((10, 10, 5), np.uint8), np.zeros((0, 10, 3), np.uint8), np.zeros((2, 10, 10, 3), np.uint8),
+                np.zeros((10, 10, 3), np.complex64)):
+        with pytest.raises(FeraError):
+            det.detect(bad)
     with pytest.raises(FeraError):
         BlazeFaceDetector("medium")
     with pytest.raises(FeraError):

@@ -69,7 +69,7 @@ def run_stream(assistant, source, out: Output, speaker=None, keys=None, save_dir
     """Announce as the stream plays; returns the number of frames processed."""
     writer, n, paused, muted = None, 0, False, False
     try:
-        for fr in source:
+        for fr in _frames(source, out, speaker):
             cmd = keys.poll() if keys is not None else None
             if cmd == "q":
                 break
@@ -109,6 +109,25 @@ def run_stream(assistant, source, out: Output, speaker=None, keys=None, save_dir
             writer.close()
         source.close()
     return n
+
+
+def _frames(source, out: Output, speaker):
+    """The source's frames; a camera that is gone for good is said aloud before the error ends the run."""
+    from fera.runtime.sources import SourceLost
+    from fera.runtime.types import Announcement
+
+    try:
+        yield from source
+    except SourceLost:
+        if out.json_mode:
+            out.obj({"source": source.name, "spoken": True, "text": "camera disconnected", "kind": "status",
+                     "code": "source_lost"})
+        else:
+            out.line("camera disconnected", clock_stamp(0.0, True))
+        if speaker is not None:
+            speaker.say(Announcement("camera disconnected", None, "source lost", "status", "no_face"),
+                        time.monotonic())
+        raise
 
 
 def add_arguments(p) -> None:

@@ -156,17 +156,30 @@ def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, i
 
 
 def as_rgb(image) -> np.ndarray:
-    """An RGB uint8 H x W x 3 array from an array (H x W gray, x3 RGB, x4 RGBA) or a PIL image."""
+    """An RGB uint8 H x W x 3 array from a PIL image or an array of any usual layout: H x W grey,
+    H x W x 1, x 2 (grey + alpha), x 3 RGB, x 4 RGBA; uint8, 16-bit (scaled down), bool, or float
+    (0..1 when its maximum is at most 1, else 0..255). Alpha is dropped."""
     if isinstance(image, Image.Image):
         image = np.asarray(image.convert("RGB"))
     a = np.asarray(image)
+    if a.ndim == 3 and a.shape[2] in (1, 2):
+        a = a[:, :, 0]
     if a.ndim == 2:
         a = np.repeat(a[:, :, None], 3, axis=2)
     if a.ndim != 3 or a.shape[2] not in (3, 4) or a.shape[0] < 1 or a.shape[1] < 1:
-        raise FeraError(f"expected an RGB image of shape H x W x 3, got an array of shape {a.shape}")
-    if a.dtype != np.uint8:
-        raise FeraError(f"expected a uint8 image (0-255), got dtype {a.dtype}")
-    return np.ascontiguousarray(a[:, :, :3])
+        raise FeraError(f"expected an image of shape H x W (x 1, 2, 3 or 4 channels), got an array of shape {a.shape}")
+    a = a[:, :, :3]
+    if a.dtype == np.uint8:
+        return np.ascontiguousarray(a)
+    if a.dtype == np.bool_:
+        return np.ascontiguousarray(a.astype(np.uint8) * 255)
+    if a.dtype in (np.uint16, np.int32, np.uint32, np.int64):
+        return np.ascontiguousarray(np.clip(a // 257 if a.max(initial=0) > 255 else a, 0, 255).astype(np.uint8))
+    if np.issubdtype(a.dtype, np.floating):
+        f = np.nan_to_num(a.astype(np.float32))
+        f = f * 255 if f.max(initial=0) <= 1.0 else f
+        return np.ascontiguousarray(np.clip(f + 0.5, 0, 255).astype(np.uint8))
+    raise FeraError(f"expected an image of integers or floats, got dtype {a.dtype}")
 
 
 class BlazeFaceDetector:
@@ -268,3 +281,57 @@ class BlazeFaceDetector:
             points = [(float((u * size - px) / sx), float((v * size - py) / sy)) for u, v in kp]
             found.append(Detection(float(x0), float(y0), float(x1 - x0), float(y1 - y0), score, points))
         return found
+
+
+def detect_tiled(detector, image, overlap: float = 0.25, levels: int = 3, tile_min_score: float = 0.75) -> list[Detection]:
+    """Faces in a still photo, small ones included: the whole frame, then overlapping square tiles
+    of half, a quarter and an eighth of its shorter side (never smaller than the detector's input),
+    so a group photo's small faces are seen at a size the detector finds. A tile's face counts only
+    when it is not part of a face already found at a coarser level (an eye of a close face is not a
+    face), not cut by an inner tile edge (the neighbouring tile has it whole) and scores at least
+    ``tile_min_score`` (more looks, more chances of a false face, so a stricter bar). About 15 detector
+    runs for a 640 x 480 photo, 100 for 12 megapixels: for photos, not for live video.
+    """
+    image = as_rgb(image)
+    h, w = image.shape[:2]
+    found = list(detector.detect(image))
+    side = max(min(h, w) // 2, detector.input_size)
+    for _ in range(levels):
+        if side >= max(h, w) or side < detector.input_size:
+            break
+        sx, sy, level = min(side, w), min(side, h), []
+        xs = sorted({*range(0, w - sx + 1, max(1, int(sx * (1 - overlap)))), w - sx})
+        ys = sorted({*range(0, h - sy + 1, max(1, int(sy * (1 - overlap)))), h - sy})
+        edge = 0.02 * side
+        for y0 in ys:
+            for x0 in xs:
+                for d in detector.detect(image[y0:y0 + sy, x0:x0 + sx]):
+                    if d.score < tile_min_score or ((x0 > 0 and d.x < edge) or (y0 > 0 and d.y < edge)
+                            or (x0 + sx < w and d.x + d.w > sx - edge) or (y0 + sy < h and d.y + d.h > sy - edge)):
+                        continue
+                    level.append(Detection(d.x + x0, d.y + y0, d.w, d.h, d.score,
+                                           [(u + x0, v + y0) for u, v in d.keypoints]))
+        found += [d for d in _nms(level, getattr(detector, "nms_iou", 0.3))
+                  if all(_inside(d, f) < 0.3 for f in found)]
+        side //= 2
+    return _nms(found, getattr(detector, "nms_iou", 0.3))
+
+
+def _inside(a: Detection, b: Detection) -> float:
+    """The share of box ``a`` that lies inside box ``b``."""
+    iw = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    ih = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    return max(iw, 0.0) * max(ih, 0.0) / max(a.w * a.h, 1e-9)
+
+
+def _nms(dets: list[Detection], iou: float) -> list[Detection]:
+    """Plain non-maximum suppression: the best-scoring of overlapping detections, best first."""
+    if not dets:
+        return []
+    boxes = np.array([[d.x, d.y, d.x + d.w, d.y + d.h] for d in dets])
+    order = np.argsort([-d.score for d in dets], kind="stable")
+    keep = []
+    while order.size:
+        keep.append(int(order[0]))
+        order = order[1:][_iou(boxes[order[0]], boxes[order[1:]]) <= iou]
+    return [dets[i] for i in keep]

@@ -21,6 +21,7 @@ from fera.runtime.types import Decision, Expression, Face, FrameInfo, TrackedFac
 class DetectConfig:
     model: str = "full"  # BlazeFace "full" range (faces down to ~40 px in 640x480) or "short" (faster, close faces)
     min_score: float = 0.5  # detections below this are ignored
+    tiled_photos: bool = True  # photos: also search overlapping tiles, for the small faces of a group photo
 
 
 @dataclass
@@ -33,8 +34,9 @@ class StepResult:
 class Assistant:
     def __init__(self, detector, classifier, announce: AnnounceConfig | None = None,
                  smooth: SmoothConfig | None = None, track: TrackConfig | None = None,
-                 clock: Callable[[], float] | None = None):
+                 clock: Callable[[], float] | None = None, tiled_photos: bool = False):
         self.detector, self.classifier = detector, classifier
+        self.tiled_photos = tiled_photos
         self.now = 0.0
         clock = clock or (lambda: self.now)  # by default: the frames' own timestamps
         self.tracker = Tracker(track, clock=clock)
@@ -50,13 +52,22 @@ class Assistant:
 
         d = detect or DetectConfig()
         return cls(BlazeFaceDetector(d.model, min_score=d.min_score), Classifier(classify), announce, smooth,
-                   track, clock)
+                   track, clock, d.tiled_photos)
 
-    def _detect(self, image: np.ndarray) -> list[Face]:
+    def _detect(self, image: np.ndarray, photo: bool = False) -> list[Face]:
+        if photo and self.tiled_photos:
+            from fera.runtime.detect import detect_tiled
+
+            return [Face.of(d) for d in detect_tiled(self.detector, image)]
         return [Face.of(d) for d in self.detector.detect(image)]
 
     def step(self, image: np.ndarray, timestamp: float) -> StepResult:
-        """One frame of a stream: returns the tracked faces and what the announcer decided."""
+        """One frame of a stream: returns the tracked faces and what the announcer decided.
+
+        ``image``: any size, grey or colour (see ``as_rgb``)."""
+        from fera.runtime.detect import as_rgb
+
+        image = as_rgb(image)
         self.now = timestamp
         h, w = image.shape[:2]
         tracks = self.tracker.update(self._detect(image))
@@ -76,8 +87,11 @@ class Assistant:
 
     def photo(self, image: np.ndarray) -> tuple[FrameInfo, list[TrackedFace], str]:
         """A still photo on its own: every face classified once; the sentence "describe now" would say."""
+        from fera.runtime.detect import as_rgb
+
+        image = as_rgb(image)
         h, w = image.shape[:2]
-        faces = self._detect(image)
+        faces = self._detect(image, photo=True)
         boxes = [f.box.clip(w, h) for f in faces]
         probs = self.classifier(image, boxes)
         names = self.classifier.class_names

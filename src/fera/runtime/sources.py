@@ -6,6 +6,7 @@ never fatal. Cameras and videos use OpenCV, imported only when one is opened.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -43,14 +44,15 @@ class Source:
     live: bool = False
     still: bool = False
     skipped: list[Skipped] = field(default_factory=list)
-    closer: object = None
 
     def __iter__(self):
         return self.frames
 
     def close(self) -> None:
-        if self.closer is not None:
-            self.closer()
+        """Stops the frames (a camera or video is released)."""
+        close = getattr(self.frames, "close", None)
+        if close is not None:
+            close()
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -76,33 +78,98 @@ def _photos(paths: list[Path], skipped: list[Skipped]) -> Iterator[Frame]:
         yield Frame(img, float(i), str(p), i)
 
 
-def _capture(cap, name: str, live: bool, max_frames: int | None) -> Iterator[Frame]:
+@dataclass
+class CaptureConfig:
+    reconnect_s: float = 5.0  # a camera that stops sending frames is reopened for this long before giving up
+    max_bad_frames: int = 50  # a video: undecodable frames skipped in a row before the rest counts as lost
+
+
+class SourceLost(FeraError):
+    """A camera stopped sending frames and could not be reopened."""
+
+
+def _to_rgb(bgr: np.ndarray) -> np.ndarray:
     import cv2
 
-    i = 0
+    if bgr.ndim == 2 or bgr.shape[2] == 1:
+        return cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGRA2RGB if bgr.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+
+
+def _capture(open_cap, name: str, live: bool, max_frames: int | None, notice,
+             config: CaptureConfig | None = None, sleep=time.sleep) -> Iterator[Frame]:
+    """Frames from an OpenCV capture. A camera that stops is reopened (``SourceLost`` when it stays
+    gone); a video's undecodable frames are skipped and counted, and a video that breaks off before
+    its stated length says so."""
+    import cv2
+
+    c = config or CaptureConfig()
+    cap = open_cap()
+    i, bad, skipped, broke_at = 0, 0, 0, 0.0
     t0 = time.monotonic()
     fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
     try:
         while max_frames is None or i < max_frames:
             ok, bgr = cap.read()
-            if not ok:
-                return
+            if not ok or bgr is None or bgr.size == 0:
+                if live:
+                    cap = _reopen(cap, open_cap, name, notice, c, sleep)
+                    continue
+                total, pos = cap.get(cv2.CAP_PROP_FRAME_COUNT), cap.get(cv2.CAP_PROP_POS_FRAMES)
+                broke_at = pos if bad == 0 else broke_at
+                if total > 0 and pos < total - 1 and bad < c.max_bad_frames:
+                    bad += 1
+                    cap.grab()  # step over the damaged frame
+                    continue
+                if total > 0 and broke_at < total - 1:
+                    notice(f"{name}: the video breaks off at frame {int(broke_at)} of {int(total)} (damaged or "
+                           "cut short); the rest is skipped")
+                break
+            skipped, bad = skipped + bad, 0
             if live:
                 ts = time.monotonic() - t0
             else:
                 ms = cap.get(cv2.CAP_PROP_POS_MSEC)
                 ts = ms / 1000 if ms and ms > 0 else (i / fps if fps > 0 else float(i))
-            yield Frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ts, name, i)
+            yield Frame(_to_rgb(bgr), ts, name, i)
             i += 1
     finally:
         cap.release()
+        if skipped:
+            notice(f"{name}: {skipped} damaged frame{'s' if skipped > 1 else ''} skipped")
+
+
+def _reopen(cap, open_cap, name: str, notice, c: CaptureConfig, sleep):
+    """Reopen a camera that stopped sending frames, for up to ``reconnect_s`` seconds."""
+    cap.release()
+    notice(f"{name} stopped sending frames; trying to reopen it for {c.reconnect_s:g} s")
+    deadline = time.monotonic() + c.reconnect_s
+    while True:
+        try:
+            cap = open_cap()
+            ok, _ = cap.read()
+            if ok:
+                notice(f"{name} is back")
+                return cap
+            cap.release()
+        except FeraError:
+            pass
+        if time.monotonic() >= deadline:
+            raise SourceLost(f"{name} disconnected: no frame for {c.reconnect_s:g} s")
+        sleep(0.5)
 
 
 def _open_capture(target, what: str):
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # damaged frames are counted, not logged by FFmpeg
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # a missing camera is one line from fera, not warnings
     try:
         import cv2
     except ImportError:
         raise FeraError(f"reading a {what} needs OpenCV: pip install opencv-python-headless") from None
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # in case cv2 was imported earlier
+    except AttributeError:
+        pass
     cap = cv2.VideoCapture(target)
     if not cap.isOpened():
         cap.release()
@@ -111,13 +178,27 @@ def _open_capture(target, what: str):
     return cap
 
 
-def open_source(spec: str, stdin=None, max_frames: int | None = None) -> Source:
-    """A ``Source`` for ``--source``: camera index, video, image, folder, or ``-`` for paths on stdin."""
+def _stderr(msg: str) -> None:
+    print(f"fera: {msg}", file=sys.stderr, flush=True)
+
+
+def _opener(target, what: str):
+    """Opens the capture now (so a camera or video that cannot open fails here) and again on each call."""
+    first = [_open_capture(target, what)]
+    return lambda: first.pop() if first else _open_capture(target, what)
+
+
+def open_source(spec: str, stdin=None, max_frames: int | None = None, notice=_stderr,
+                capture: CaptureConfig | None = None) -> Source:
+    """A ``Source`` for ``--source``: camera index, video, image, folder, or ``-`` for paths on stdin.
+
+    ``notice`` receives one-line messages about the stream (damaged frames, a camera reopened).
+    """
     spec = str(spec)
     if spec.isdigit():
-        cap = _open_capture(int(spec), "camera")
         name = f"camera {spec}"
-        return Source(name, _capture(cap, name, True, max_frames), live=True, closer=cap.release)
+        opener = _opener(int(spec), "camera")
+        return Source(name, _capture(opener, name, True, max_frames, notice, capture), live=True)
     skipped: list[Skipped] = []
     if spec == "-":
         lines = [ln.strip() for ln in (stdin or sys.stdin) if ln.strip()]
@@ -134,8 +215,8 @@ def open_source(spec: str, stdin=None, max_frames: int | None = None) -> Source:
     if p.suffix.lower() in IMAGE_SUFFIXES:
         return Source(str(p), _photos([p], skipped), still=True, skipped=skipped)
     if p.suffix.lower() in VIDEO_SUFFIXES:
-        cap = _open_capture(str(p), "video")
-        return Source(str(p), _capture(cap, str(p), False, max_frames), closer=cap.release)
+        opener = _opener(str(p), "video")
+        return Source(str(p), _capture(opener, str(p), False, max_frames, notice, capture))
     try:  # an image with an unusual name?
         read_image(p)
     except Exception:  # noqa: BLE001
