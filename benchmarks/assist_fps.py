@@ -4,8 +4,9 @@
 
 Frames are built from the public-domain sample photos in the package (faces pasted on a grey
 canvas). For each face count it prints frames/s, the mean milliseconds of each stage (detect,
-track, classify, smooth, announce) and p50/p95 of the whole step (frame in -> decision out; the
-announcer's dwell time is not included), and the ratio against the 0-face baseline.
+track, classify, smooth, announce), p50/p95 of the whole step (frame in -> decision out; the
+announcer's dwell time is not included), the p95 latency from capture to decision for a 30 fps
+camera (frames queue while earlier ones are processed), and the ratio against the 0-face baseline.
 """
 from __future__ import annotations
 
@@ -66,9 +67,17 @@ def run(n_faces: int, frames: int, args) -> dict:
         r = a.step(img, (10 + i) / 30)
         steps.append((time.perf_counter() - t) * 1000)
     wall = time.perf_counter() - t0
+    # A 30 fps camera: frame i is captured at i/30 s and waits while earlier frames are processed;
+    # its latency is capture -> the announcer's decision, queueing included.
+    free, lat = 0.0, []
+    for i, d in enumerate(steps):
+        start = max(i * 1000 / 30, free)
+        free = start + d
+        lat.append(free - i * 1000 / 30)
     return {"faces": n_faces, "found": len(r.faces), "fps": frames / wall,
             **{k: 1000 * s.total / frames for k, s in stages.items()},
-            "p50": float(np.percentile(steps, 50)), "p95": float(np.percentile(steps, 95))}
+            "p50": float(np.percentile(steps, 50)), "p95": float(np.percentile(steps, 95)),
+            "cam30_p95": float(np.percentile(lat, 95))}
 
 
 def main() -> int:
@@ -81,7 +90,7 @@ def main() -> int:
     rows = [run(n, args.frames, args) for n in (0, 1, 3)]
     print(f"model {args.model}{' int8' if args.int8 else ''}, detector {args.detector}, {args.frames} frames of "
           "640x480; stage columns are mean ms per frame")
-    cols = ["faces", "found", "fps", "detect", "track", "classify", "smooth", "announce", "p50", "p95"]
+    cols = ["faces", "found", "fps", "detect", "track", "classify", "smooth", "announce", "p50", "p95", "cam30_p95"]
     print("  ".join(f"{c:>9}" for c in cols) + "  vs 0 faces")
     for r in rows:
         print("  ".join(f"{r[c]:>9.2f}" if isinstance(r[c], float) else f"{r[c]:>9}" for c in cols)

@@ -171,6 +171,8 @@ def _open_capture(target, what: str):
     except AttributeError:
         pass
     cap = cv2.VideoCapture(target)
+    if what == "camera":
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the newest frame, not one queued in the driver (where supported)
     if not cap.isOpened():
         cap.release()
         raise FeraError(f"cannot open {what} {target}" + (": no such camera, or it is in use"
