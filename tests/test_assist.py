@@ -116,3 +116,69 @@ def test_assist_needs_no_training_framework():
             "print(sorted(k for k in ('keras', 'torch', 'tensorflow', 'jax') if k in sys.modules), file=sys.stderr)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stderr.strip().splitlines()[-1] == "[]", out.stderr
+
+
+class ScriptedKeys:
+    """Keys pressed at given frames (what ``fera.runtime.keys.Keys.poll`` returns in a terminal)."""
+
+    def __init__(self, at):
+        self.at, self.i = at, -1
+
+    def poll(self):
+        self.i += 1
+        return self.at.get(self.i)
+
+
+class ListSpeaker:
+    def __init__(self):
+        self.said = []
+
+    def say(self, announcement, now):
+        self.said.append(announcement.text)
+
+
+def test_live_keys_describe_mute_verbosity_pause_quit(tmp_path, capsys):
+    from fera.runtime.app import Output, run_stream
+    from fera.runtime.pipeline import Assistant
+    from fera.runtime.sources import open_source
+
+    path = tmp_path / "v.avi"
+    _video(path, [_canvas("astronaut.png", 170)] * 60)
+    speaker = ListSpeaker()
+    keys = ScriptedKeys({3: " ", 12: "m", 14: " ", 20: "m", 22: "v", 24: " ", 30: "p", 40: "p", 50: "q"})
+    n = run_stream(Assistant.create(), open_source(str(path)), Output(), speaker, keys)
+    out = [line.split(" ", 1)[1] for line in capsys.readouterr().out.strip().splitlines()]
+    assert n == 50 - 10  # frames 30-39 paused, stopped at 50
+    assert out[:5] == ["1 face: ahead appears happy", "muted", "1 face: ahead appears happy", "sound on",
+                       "verbosity 3"]
+    assert out[5].startswith("1 face: ahead, far, appears happy, ") and out[6:] == ["paused", "resumed"]
+    assert speaker.said == [out[0], out[5]]  # the describe while muted was printed, not spoken
+
+
+def test_keys_read_one_key_from_a_real_terminal():
+    import os
+    import pty
+
+    from fera.runtime.keys import Keys
+
+    master, slave = pty.openpty()
+    with os.fdopen(slave, "r") as tty_in, Keys(tty_in) as keys:
+        assert keys.active and keys.poll() is None
+        os.write(master, b" ")
+        assert keys.poll() == " "
+        os.write(master, b"x")
+        assert keys.poll() is None  # not a key of fera's
+    os.close(master)
+
+
+def test_record_writes_an_annotated_video(tmp_path, capsys):
+    import cv2
+
+    path = tmp_path / "v.avi"
+    _video(path, [_canvas("grace_hopper.jpg", 100)] * 15)
+    assert main(["assist", "--source", str(path), "--speech", "off", "--record", "--save", str(tmp_path / "rec")]) == 0
+    cap = cv2.VideoCapture(str(tmp_path / "rec" / "annotated.mp4"))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == 15 and cap.get(cv2.CAP_PROP_FRAME_WIDTH) == 640
