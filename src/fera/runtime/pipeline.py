@@ -19,7 +19,7 @@ from fera.runtime.types import Decision, Expression, Face, FrameInfo, TrackedFac
 
 @dataclass
 class DetectConfig:
-    model: str = "full"  # BlazeFace "full" range (faces down to ~40 px in 640x480) or "short" (faster, close faces)
+    model: str = "full"  # BlazeFace "full" range (faces from ~70 px high in 640x480) or "short" (faster, close faces)
     min_score: float = 0.5  # detections below this are ignored
     tiled_photos: bool = True  # photos: also search overlapping tiles, for the small faces of a group photo
 
