@@ -259,9 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--model", help="a run folder or a .keras/.h5 file")
     exp.add_argument("--out", help="the .onnx file to write")
     exp.add_argument("--int8", action="store_true", help="static int8 quantization (kept only if it agrees)")
+    from fera import explain
     from fera.runtime import app
 
     app.add_arguments(add("assist", app.cmd_assist))
+    explain.add_arguments(add("explain", explain.cmd_explain))
     models = add("models", cmd_models)
     models.add_argument("--json", action="store_true", help="one JSON object per line")
     return parser
