@@ -168,8 +168,12 @@ def cmd_evaluate(args) -> int:
     if not args.model or not args.data_root or not args.out_dir:
         raise FeraError("fera evaluate needs --model, --data_root and --out_dir")
     m = evaluate_model(args.model, args.data_root, args.out_dir, batch_size=args.batch_size or 256, log=_err)
+    if args.report:
+        from fera.report import source_of, write_report
+
+        m["report"] = write_report(source_of(args.out_dir), os.path.join(args.out_dir, "report.html"), log=_err)["html"]
     if args.json:
-        print(json.dumps({k: m[k] for k in ("split", "accuracy", "loss", "macro_f1", "num_images")}))
+        print(json.dumps({k: m[k] for k in ("split", "accuracy", "loss", "macro_f1", "num_images", "report") if k in m}))
     else:
         print(f"{m['split']}: accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}, "
               f"loss {m['loss']:.4f} on {m['num_images']} images; written to {args.out_dir}")
@@ -252,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", help="a shipped model name (see `fera models`), an .onnx, .keras or .h5 file, "
                     "or a run folder")
     ev.add_argument("--out_dir", help="folder for metrics.json, the report and the confusion matrix")
+    ev.add_argument("--report", action="store_true", help="also write report.html there (see `fera report`)")
     cal = add("calibrate", cmd_calibrate, [data_opts])
     cal.add_argument("--model", help="a run folder or a .keras/.h5 file (its temperature is updated)")
     cal.add_argument("--out_dir", help="folder for calibration.json and reliability.png (default: the model's)")
@@ -259,11 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--model", help="a run folder or a .keras/.h5 file")
     exp.add_argument("--out", help="the .onnx file to write")
     exp.add_argument("--int8", action="store_true", help="static int8 quantization (kept only if it agrees)")
-    from fera import explain
+    from fera import explain, report
     from fera.runtime import app
 
     app.add_arguments(add("assist", app.cmd_assist))
     explain.add_arguments(add("explain", explain.cmd_explain))
+    report.add_arguments(add("report", report.cmd_report))
     models = add("models", cmd_models)
     models.add_argument("--json", action="store_true", help="one JSON object per line")
     return parser

@@ -121,7 +121,8 @@ def evaluate_model(model_ref: str, data_root: str, out_dir: str, batch_size: int
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     write_artifacts(out, result, class_names, split, ds.source)
-    metrics = {"model": described, "data": ds.source, "split": split, "temperature": meta.get("temperature", 1.0),
+    metrics = {"model": described, "model_ref": str(model_ref), "data": ds.source, "data_root": str(data_root),
+               "split": split, "temperature": meta.get("temperature", 1.0),
                **{k: v for k, v in result.items() if k != "confusion_matrix"},
                "confusion_matrix": result["confusion_matrix"], "class_names": class_names,
                "skipped_files": _skipped_summary(ds)}

@@ -1,0 +1,204 @@
+"""`fera report`: one self-contained HTML page documenting a training run or an evaluation.
+
+``gather`` computes everything from the model and the held-out data (numbers, figures, face
+thumbnails, Grad-CAM overlays); ``fera.report_html.render`` turns it into a page a screen reader
+can navigate (headings, alt text on every image, tables as tables). Nothing is sent anywhere.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fera.errors import FeraError
+
+
+@dataclass
+class ReportConfig:
+    mistakes: int = 12  # the most confident mistakes shown (thumbnails)
+    gradcam_per_class: int = 2  # Grad-CAM overlays per class, on its most confidently right faces
+    thumb: int = 96  # thumbnail side, pixels
+
+
+def _png(img) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _figure(plot, *args) -> bytes:
+    """A ``fera.plots`` figure as PNG bytes: ``plot(*args[:-1], path, title=args[-1])`` writes a file."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "figure.png"
+        plot(*args[:-1], path, args[-1])
+        return path.read_bytes()
+
+
+def read_history(run_dir: Path) -> list[dict]:
+    """Per-epoch numbers from a run's history.csv (empty when there is none)."""
+    path = run_dir / "history.csv"
+    if not path.is_file():
+        return []
+    with path.open() as f:
+        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v not in ("", None)}
+                for row in csv.DictReader(f)]
+
+
+def source_of(path: str) -> dict:
+    """What a report describes: a run folder (its model, data and settings) or an evaluation folder."""
+    p = Path(path).expanduser()
+    if not p.is_dir():
+        raise FeraError(f"not a folder: {path} (give a training run folder or a `fera evaluate` --out_dir)")
+    metrics = json.loads((p / "metrics.json").read_text()) if (p / "metrics.json").is_file() else {}
+    if (p / "best_model.keras").is_file() or (p / "best_model.h5").is_file():
+        config = json.loads((p / "config.json").read_text()) if (p / "config.json").is_file() else {}
+        return {"kind": "run", "name": p.name, "model_ref": str(p), "dir": p, "metrics": metrics, "config": config,
+                "data_root": config.get("data", {}).get("data_root"), "prefer": ("val", "test")}
+    if "model_ref" in metrics:
+        return {"kind": "evaluation", "name": p.name, "model_ref": metrics["model_ref"], "dir": p, "metrics": metrics,
+                "config": {}, "data_root": metrics.get("data_root"), "prefer": (metrics.get("split", "test"),)}
+    raise FeraError(f"{path} holds neither a trained model (best_model.keras/.h5) nor a `fera evaluate` "
+                    "metrics.json that names its model")
+
+
+def gather(src: dict, data_root: str | None = None, config: ReportConfig | None = None, log=print) -> dict:
+    """Everything the page shows, computed from the model and the held-out data."""
+    from fera.calibrate import reliability
+    from fera.evaluate import held_out, load_any, score
+    from fera.inference import calibrate
+    from fera.plots import plot_confusion, plot_curve, plot_reliability
+
+    c = config or ReportConfig()
+    predict, meta, described = load_any(src["model_ref"])
+    names = meta["class_names"]
+    x, y, ds, split = held_out(meta, data_root or src["data_root"], prefer=src["prefer"], log=log)
+    log(f"report: predicting {len(y)} {split} images with {described}")
+    probs = predict(x)  # calibrated with the model's temperature
+    result = score(probs, y, names)
+    t = float(meta.get("temperature", 1.0))
+    raw = calibrate(probs, 1.0 / t) if t != 1.0 else probs  # undo the temperature: the network's own
+    before, after = reliability(raw, y), reliability(probs, y)
+    cal = {"temperature": t, "ece_before": before["ece"], "ece_after": after["ece"], "bins_before": before["bins"],
+           "bins_after": after["bins"]}
+    cm = np.array(result["confusion_matrix"])
+    history = read_history(src["dir"]) if src["kind"] == "run" else []
+    title = f"{split} ({len(y)} images)"
+    figures = {"confusion": _figure(plot_confusion, cm, names, f"Confusion matrix on {title}"),
+               "reliability": _figure(plot_reliability, cal, f"Calibration on {title}")}
+    for metric in ("accuracy", "loss"):
+        if history:
+            figures[metric] = _figure(plot_curve, history, metric, f"{metric} per epoch")
+    return {"source": src, "described": described, "meta": meta, "split": split, "data": ds.source,
+            "counts": _counts(src, ds, y, names, split), "result": result, "calibration": cal, "history": history,
+            "figures": figures, "mistakes": _mistakes(x, y, probs, names, c),
+            "gradcam": _gradcam(src["model_ref"], x, y, probs, names, c, log), "config": c}
+
+
+def _counts(src: dict, ds, y: np.ndarray, names: list[str], split: str) -> dict:
+    counts = dict(src["metrics"].get("dataset", {}).get("counts", {}))
+    counts[split] = {n: int((y == i).sum()) for i, n in enumerate(names)}
+    return counts
+
+
+def _thumb(face: np.ndarray, side: int):
+    from PIL import Image
+
+    return Image.fromarray(face).resize((side, side), Image.Resampling.NEAREST)
+
+
+def _mistakes(x, y, probs, names, c: ReportConfig) -> list[dict]:
+    pred = probs.argmax(axis=1)
+    wrong = np.flatnonzero(pred != y)
+    order = wrong[np.argsort(-probs[wrong, pred[wrong]], kind="stable")][:c.mistakes]
+    return [{"png": _png(_thumb(x[i], c.thumb)), "true": names[y[i]], "predicted": names[pred[i]],
+             "confidence": float(probs[i, pred[i]]), "index": int(i)} for i in order]
+
+
+def _gradcam(model_ref: str, x, y, probs, names, c: ReportConfig, log) -> dict:
+    """Overlays for the most confidently right faces of each class (needs the Keras model)."""
+    from fera.explain import explain_faces, heat_words, load_keras_any, overlay
+
+    if str(model_ref).endswith(".onnx"):
+        return {"skipped": "Grad-CAM needs the Keras model; this report was made from an .onnx file"}
+    pred = probs.argmax(axis=1)
+    chosen = []
+    for k in range(len(names)):
+        right = np.flatnonzero((y == k) & (pred == k))
+        chosen += list(right[np.argsort(-probs[right, k], kind="stable")][:c.gradcam_per_class])
+    if not chosen:
+        return {"skipped": "no face was classified correctly"}
+    model, meta = load_keras_any(model_ref)
+    cams, cprobs, idx = explain_faces(model, meta, [x[i] for i in chosen])
+    log(f"report: Grad-CAM on {len(chosen)} faces")
+    items = []
+    for i, cam, p, k in zip(chosen, cams, cprobs, idx):
+        label = names[int(k)]
+        items.append({"png": _png(overlay(x[i], cam, f"{label} {p[k]:.0%}", size=c.thumb * 2)), "label": label,
+                      "confidence": float(p[k]), "heat": heat_words(cam), "index": int(i)})
+    return {"items": items}
+
+
+def write_report(src: dict, out: str | Path, data_root: str | None = None, pdf: bool = False,
+                 config: ReportConfig | None = None, log=print) -> dict:
+    """Gather, render and write the page atomically; ``pdf`` also prints it to PDF with Chromium."""
+    from fera.fileio import write_text
+    from fera.report_html import render
+
+    ctx = gather(src, data_root, config, log)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text(out, render(ctx))
+    written = {"html": str(out)}
+    if pdf:
+        written["pdf"] = str(to_pdf(out))
+    r = ctx["result"]
+    return {**written, "split": ctx["split"], "num_images": r["num_images"], "accuracy": r["accuracy"],
+            "macro_f1": r["macro_f1"], "ece": ctx["calibration"]["ece_after"]}
+
+
+def to_pdf(html: Path) -> Path:
+    """Print the page to PDF with a headless Chromium (the Debian package), when one is installed."""
+    import shutil
+    import subprocess
+
+    exe = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+    if exe is None:
+        raise FeraError(f"no PDF converter: install Chromium (apt-get install chromium); the HTML report is {html}")
+    pdf = html.with_suffix(".pdf")
+    tmp = pdf.with_name(f".{pdf.name}.tmp")
+    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+           f"--print-to-pdf={tmp}", html.resolve().as_uri()]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0 or not tmp.is_file():
+        raise FeraError(f"Chromium could not print {html} to PDF: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+    tmp.replace(pdf)
+    return pdf
+
+
+def add_arguments(p) -> None:
+    p.add_argument("run", help="a training run folder, or the --out_dir of `fera evaluate`")
+    p.add_argument("--out", help="the HTML file to write (default: RUN/report.html)")
+    p.add_argument("--data_root", help="the data to evaluate on (default: the one the run or evaluation used)")
+    p.add_argument("--pdf", action="store_true", help="also write a PDF beside it (needs Chromium)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def cmd_report(args) -> int:
+    """Write one self-contained, screen-reader-friendly HTML report of a training run or an evaluation."""
+    import sys
+
+    src = source_of(args.run)
+    out = args.out or str(src["dir"] / "report.html")
+    rep = write_report(src, out, args.data_root, args.pdf, log=lambda m: print(m, file=sys.stderr, flush=True))
+    if args.json:
+        print(json.dumps(rep))
+    else:
+        also = f" and {rep['pdf']}" if "pdf" in rep else ""
+        print(f"wrote {rep['html']}{also}: {rep['split']} accuracy {rep['accuracy']:.4f}, macro-F1 "
+              f"{rep['macro_f1']:.4f}, ECE {rep['ece']:.4f} on {rep['num_images']} images")
+    return 0
