@@ -111,10 +111,23 @@ def _thumb(face: np.ndarray, side: int):
     return Image.fromarray(face).resize((side, side), Image.Resampling.NEAREST)
 
 
+def _distinct(order, x, n: int) -> list[int]:
+    """The first ``n`` of ``order`` whose images differ (FER-2013 repeats some faces exactly)."""
+    seen, out = set(), []
+    for i in order:
+        key = x[i].tobytes()
+        if key not in seen:
+            seen.add(key)
+            out.append(int(i))
+            if len(out) == n:
+                break
+    return out
+
+
 def _mistakes(x, y, probs, names, c: ReportConfig) -> list[dict]:
     pred = probs.argmax(axis=1)
     wrong = np.flatnonzero(pred != y)
-    order = wrong[np.argsort(-probs[wrong, pred[wrong]], kind="stable")][:c.mistakes]
+    order = _distinct(wrong[np.argsort(-probs[wrong, pred[wrong]], kind="stable")], x, c.mistakes)
     return [{"png": _png(_thumb(x[i], c.thumb)), "true": names[y[i]], "predicted": names[pred[i]],
              "confidence": float(probs[i, pred[i]]), "index": int(i)} for i in order]
 
@@ -129,7 +142,7 @@ def _gradcam(model_ref: str, x, y, probs, names, c: ReportConfig, log) -> dict:
     chosen = []
     for k in range(len(names)):
         right = np.flatnonzero((y == k) & (pred == k))
-        chosen += list(right[np.argsort(-probs[right, k], kind="stable")][:c.gradcam_per_class])
+        chosen += _distinct(right[np.argsort(-probs[right, k], kind="stable")], x, c.gradcam_per_class)
     if not chosen:
         return {"skipped": "no face was classified correctly"}
     model, meta = load_keras_any(model_ref)
