@@ -40,8 +40,13 @@ demo-train: install
 	$(BIN)/fera evaluate --model $(DEMO)/run --data_root $(DEMO)/data --out_dir $(DEMO)/eval
 	@echo "artifacts: $(DEMO)/run (training) and $(DEMO)/eval (evaluation)"
 
+# axe-core (npm), injected into the web page by the browser tests; Chromium comes from Debian (.ci/run).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
 # All tests under the default (torch) backend, then the training tests again under TensorFlow.
-test: $(VENV)/.installed-tf
+test: $(VENV)/.installed-tf node_modules/.installed
 	$(BIN)/python -m pytest -q
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q -m train
 
@@ -49,4 +54,4 @@ test-fast: install
 	$(BIN)/python -m pytest -q -m "not train"
 
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache
+	rm -rf $(VENV) $(DEMO) .pytest_cache node_modules

@@ -270,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_arguments(add("assist", app.cmd_assist))
     explain.add_arguments(add("explain", explain.cmd_explain))
     report.add_arguments(add("report", report.cmd_report))
+    from fera.web import server
+
+    server.add_arguments(add("serve", server.cmd_serve))
     models = add("models", cmd_models)
     models.add_argument("--json", action="store_true", help="one JSON object per line")
     return parser

@@ -1,0 +1,1 @@
+"""fera serve: the local, accessible web page."""

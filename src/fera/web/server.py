@@ -1,0 +1,266 @@
+"""`fera serve`: the assistant as a local, accessible web page (FastAPI; plain HTML, CSS and JS).
+
+- ``GET /``: the page (``static/``); ``GET /docs``: the API in plain HTML (no assets from the internet).
+- ``POST /api/analyze``: a photo (multipart field ``file``) -> faces, sentence, annotated image.
+- ``POST /api/explain``: a photo -> a Grad-CAM overlay per face (needs Keras, the ``train`` extra).
+- ``WS /api/live``: binary messages are camera frames (JPEG or PNG); text messages are JSON commands
+  (``{"type": "describe"}``, ``{"type": "verbosity", "value": 0-3}``, ``{"type": "reset"}``). Each
+  frame is answered with one ``{"type": "frame", ...}`` event, preceded by ``{"type": "announce", ...}``
+  events for what the announcer decided to say. Bad messages get ``{"type": "error"}`` and the
+  connection stays open.
+
+Frames and photos are decoded in memory and never written to disk.
+"""
+
+import base64
+import io
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fera.errors import FeraError
+
+STATIC = Path(__file__).resolve().parent / "static"
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+       "media-src 'self' blob: mediastream:; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+       "frame-ancestors 'none'")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+@dataclass
+class ServeConfig:
+    host: str = "127.0.0.1"  # loopback only; another address needs allow_remote
+    port: int = 8000
+    photo_model: str | None = None  # a shipped name or .onnx for photos (default: the most accurate shipped)
+    live_model: str = "fast"  # ... for the live camera
+    max_upload_bytes: int = 10 * 2**20  # uploads above this are refused with 413
+    max_pixels: int = 40_000_000  # decoded images above this many pixels are refused (decompression bombs)
+    max_frame_bytes: int = 2 * 2**20  # one live frame, at most
+
+
+class BadImage(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def decode_image(data: bytes, cfg: ServeConfig) -> np.ndarray:
+    """RGB array from image bytes; refuses non-images (415) and oversized ones (413) before decoding."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if not data:
+        raise BadImage(400, "the file is empty")
+    try:
+        im = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise BadImage(415, "this file is not an image fera can read (use JPEG, PNG, WebP, GIF, BMP or TIFF)") from None
+    if im.width * im.height > cfg.max_pixels:  # checked from the header, before any pixel is decoded
+        raise BadImage(413, f"the image is too large ({im.width} x {im.height} pixels; at most "
+                            f"{cfg.max_pixels // 1_000_000} million)")
+    try:
+        im.load()
+        im = ImageOps.exif_transpose(im)
+        return np.asarray(im.convert("RGB"))
+    except Exception:  # noqa: BLE001  (any decoder failure: truncated, corrupt)
+        raise BadImage(415, "the image is damaged and cannot be decoded") from None
+
+
+def data_url(img, fmt: str = "JPEG") -> str:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, quality=85) if fmt == "JPEG" else img.save(buf, format=fmt)
+    return f"data:image/{fmt.lower()};base64,{base64.b64encode(buf.getvalue()).decode()}"
+
+
+class Models:
+    """Detector and classifiers, loaded once on first use and shared by every request."""
+
+    def __init__(self, cfg: ServeConfig):
+        self.cfg, self._photo, self._live = cfg, None, None
+
+    def assistant(self, live: bool):
+        from fera import shipped
+        from fera.runtime.classify import Classifier, ClassifyConfig
+        from fera.runtime.detect import BlazeFaceDetector
+        from fera.runtime.pipeline import Assistant
+
+        if live:
+            if self._live is None:
+                self._live = (BlazeFaceDetector("full"), Classifier(ClassifyConfig(model=self.cfg.live_model)))
+            return Assistant(*self._live)  # fresh tracker, smoother and announcer per connection
+        if self._photo is None:
+            name = self.cfg.photo_model or shipped.most_accurate()
+            self._photo = Assistant(BlazeFaceDetector("full"), Classifier(ClassifyConfig(model=name)), tiled_photos=True)
+        return self._photo
+
+
+def analyze(assistant, image: np.ndarray) -> dict:
+    """What `fera assist` says of a photo, with an annotated copy and its text alternative."""
+    from fera.runtime.draw import annotate
+
+    info, faces, sentence = assistant.photo(image)
+    records = [assistant.face_record(info, f) for f in faces]
+    alt = f"The photo with a box around each face found, labelled: {sentence}"
+    return {"sentence": sentence, "width": info.width, "height": info.height, "faces": records,
+            "annotated": data_url(annotate(image, faces, assistant, info)), "annotated_alt": alt}
+
+
+def create_app(cfg: ServeConfig | None = None):
+    from fastapi import FastAPI, File, Form, Request, UploadFile, WebSocket, WebSocketDisconnect
+    from fastapi.concurrency import run_in_threadpool
+    from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+    from fastapi.staticfiles import StaticFiles
+
+    cfg = cfg or ServeConfig()
+    models = Models(cfg)
+    app = FastAPI(title="fera", version="1", docs_url=None, redoc_url=None,
+                  description="Describe the faces in photos or a live camera, offline.")
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Permissions-Policy"] = "camera=(self), microphone=(), geolocation=()"
+        return response
+
+    @app.exception_handler(BadImage)
+    async def bad_image(request: Request, exc: BadImage):
+        return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+    async def read_upload(file: UploadFile) -> np.ndarray:
+        data = await file.read(cfg.max_upload_bytes + 1)
+        if len(data) > cfg.max_upload_bytes:
+            raise BadImage(413, f"the file is larger than {cfg.max_upload_bytes // 2**20} MB")
+        return decode_image(data, cfg)
+
+    @app.get("/", include_in_schema=False)
+    async def index():
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
+    async def docs():
+        from fera.web.apidocs import render_docs
+
+        return render_docs(app.openapi())
+
+    @app.post("/api/analyze", summary="Describe the faces in a photo")
+    async def api_analyze(file: UploadFile = File(..., description="the photo (at most 10 MB)")):
+        """Faces (box, position, expression, confidence, probabilities), the sentence the assistant
+        would say, and an annotated copy of the photo (a JPEG data URL) with its text alternative."""
+        image = await read_upload(file)
+        return await run_in_threadpool(lambda: analyze(models.assistant(live=False), image))
+
+    @app.post("/api/explain", summary="Grad-CAM overlays for the faces in a photo")
+    async def api_explain(file: UploadFile = File(...), class_name: str | None = Form(None)):
+        """For each face: the class explained, its calibrated probability, where the heat is in words,
+        and the overlay as a PNG data URL. Needs Keras (``pip install fera[train]``)."""
+        image = await read_upload(file)
+        return await run_in_threadpool(lambda: explain(models, image, class_name))
+
+    @app.websocket("/api/live")
+    async def live(ws: WebSocket):
+        await ws.accept()
+        assistant = await run_in_threadpool(lambda: models.assistant(live=True))
+        try:
+            while True:
+                msg = await ws.receive()
+                if msg.get("type") == "websocket.disconnect":
+                    break
+                for event in await run_in_threadpool(lambda: handle_message(assistant, msg, cfg)):
+                    await ws.send_text(json.dumps(event))
+        except WebSocketDisconnect:
+            pass
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def explain(models: Models, image: np.ndarray, class_name: str | None) -> dict:
+    from fera import shipped
+    from fera.explain import explain_faces, find_faces, heat_words, load_keras_any, overlay
+
+    try:
+        model, meta = load_keras_any(models.cfg.photo_model or shipped.most_accurate())
+    except ImportError:
+        raise BadImage(501, "Grad-CAM needs Keras: pip install 'fera[train]'") from None
+    crops, boxes = find_faces(image)
+    if not crops:
+        return {"faces": [], "sentence": "no face"}
+    if class_name and class_name not in meta["class_names"]:
+        raise BadImage(400, f"unknown class {class_name!r}; the model's classes: {', '.join(meta['class_names'])}")
+    cams, probs, idx = explain_faces(model, meta, crops, class_name or None)
+    out = []
+    for n, (crop, cam, p, k) in enumerate(zip(crops, cams, probs, idx), start=1):
+        label, heat = meta["class_names"][int(k)], heat_words(cam)
+        out.append({"label": label, "probability": round(float(p[k]), 4), "heat": heat,
+                    "overlay": data_url(overlay(crop, cam, f"{label} {p[k]:.0%}"), "PNG"),
+                    "alt": f"Face {n}: Grad-CAM for {label} ({p[k]:.0%}); the heat is on {heat}"})
+    return {"faces": out}
+
+
+def handle_message(assistant, msg: dict, cfg: ServeConfig) -> list[dict]:
+    """One WebSocket message -> the events to send back (never raises)."""
+    if msg.get("bytes") is not None:
+        t0 = time.perf_counter()
+        data = msg["bytes"]
+        if len(data) > cfg.max_frame_bytes:
+            return [{"type": "error", "message": f"frame larger than {cfg.max_frame_bytes // 2**20} MB ignored"}]
+        try:
+            image = decode_image(data, cfg)
+        except BadImage as e:
+            return [{"type": "error", "message": f"frame ignored: {e.message}"}]
+        r = assistant.step(image, time.monotonic())
+        events = [announce(d) for d in r.decisions if d.spoken]
+        faces = [assistant.face_record(r.frame, f) for f in r.faces]
+        return events + [{"type": "frame", "faces": faces, "ms": round((time.perf_counter() - t0) * 1000, 1)}]
+    try:
+        cmd = json.loads(msg.get("text") or "")
+        kind = cmd.get("type")
+    except (ValueError, AttributeError):
+        return [{"type": "error", "message": "not understood: send JSON commands or image frames"}]
+    if kind == "describe":
+        return [announce(assistant.describe_now())]
+    if kind == "verbosity" and cmd.get("value") in (0, 1, 2, 3):
+        assistant.announcer.config.verbosity = cmd["value"]
+        return [{"type": "verbosity", "value": cmd["value"]}]
+    if kind == "reset":
+        assistant.tracker.reset()
+        assistant.smoother.reset()
+        return [{"type": "reset"}]
+    return [{"type": "error", "message": f"unknown command {str(kind)[:40]!r}"}]
+
+
+def announce(d) -> dict:
+    return {"type": "announce", "text": d.text, "kind": d.kind, "code": d.code, "label": d.label,
+            "position": d.position, "earcon": d.earcon}
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this computer only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--allow_remote", action="store_true",
+                   help="allow a --host other than loopback (anyone on that network can then use the page)")
+    p.add_argument("--model", help="model for photos (default: the most accurate shipped one); live uses fast")
+
+
+def cmd_serve(args) -> int:
+    """Serve the assistant's accessible web page on this computer (photo upload and live camera)."""
+    import sys
+
+    if args.host not in LOOPBACK and not args.allow_remote:
+        raise FeraError(f"--host {args.host} would let other computers use fera; add --allow_remote to mean it")
+    if args.host not in LOOPBACK:
+        print(f"fera: warning: listening on {args.host}: other computers on that network can reach this page",
+              file=sys.stderr)
+    try:
+        import uvicorn
+    except ImportError:
+        raise FeraError("fera serve needs uvicorn and fastapi: pip install fastapi uvicorn python-multipart") from None
+    app = create_app(ServeConfig(host=args.host, port=args.port, photo_model=args.model))
+    print(f"fera: serving on http://{args.host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr, flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws_max_size=4 * 2**20)
+    return 0

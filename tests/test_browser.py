@@ -1,0 +1,211 @@
+"""fera's web page in a real browser: Debian's Chromium driven by Playwright, axe-core injected from npm.
+
+The page keeps its strict Content-Security-Policy in these tests, so waits use selectors (Playwright's
+``wait_for_function`` evaluates strings, which the CSP forbids) and axe is evaluated through the
+DevTools protocol, like any page script would not be.
+"""
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO
+from PIL import Image
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
+SAMPLES = REPO / "src" / "fera" / "assets" / "samples"
+if CHROMIUM is None:
+    pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run does)", allow_module_level=True)
+if not AXE.is_file():
+    pytest.skip("axe-core is not installed (npm install in the repository; make test does)", allow_module_level=True)
+playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the test extra)")
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    import uvicorn
+
+    from fera.web.server import ServeConfig, create_app
+
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(ServeConfig(port=port)), host="127.0.0.1", port=port,
+                                        log_level="warning"))
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    for _ in range(100):
+        if srv.started:
+            break
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    t.join(10)
+
+
+def y4m(path: Path, frames: int = 45) -> Path:
+    """A 640 x 480 Y4M video (what Chromium's fake camera plays, looping) of the astronaut's portrait."""
+    canvas = np.full((480, 640, 3), 100, np.uint8)
+    canvas[90:390, 170:470] = np.asarray(Image.open(SAMPLES / "astronaut.png").convert("RGB").resize((300, 300)))
+    ycc = np.asarray(Image.fromarray(canvas).convert("YCbCr"))
+    y = ycc[:, :, 0].tobytes()
+    u, v = (ycc[::2, ::2, i].tobytes() for i in (1, 2))
+    with open(path, "wb") as f:
+        f.write(b"YUV4MPEG2 W640 H480 F15:1 Ip A1:1 C420jpeg\n")
+        for _ in range(frames):
+            f.write(b"FRAME\n" + y + u + v)
+    return path
+
+
+@pytest.fixture(scope="module")
+def pw():
+    with playwright.sync_playwright() as p:
+        yield p
+
+
+def launch(pw, *args):
+    return pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", *args])
+
+
+def axe_violations(page) -> list:
+    page.evaluate(AXE.read_text())  # through the DevTools protocol: the page's CSP still applies to the page
+    result = page.evaluate("async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}}))"
+                           ".violations.map(v => ({id: v.id, nodes: v.nodes.map(n => n.target.join(' '))}))", WCAG)
+    return result
+
+
+def wait_until(page, js: str, timeout: float = 30.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        value = page.evaluate(js)
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {js}")
+
+
+@pytest.fixture(scope="module")
+def browser(pw):
+    b = launch(pw)
+    yield b
+    b.close()
+
+
+def test_photo_upload_is_announced_in_the_live_region(browser, server):
+    page = browser.new_page()
+    page.goto(server)
+    assert axe_violations(page) == []  # the page as it loads
+    page.set_input_files("#photo-file", str(SAMPLES / "astronaut.png"))
+    page.click("#describe-photo")
+    page.wait_for_selector("#announcer:not(:empty)", timeout=30000)
+    assert page.text_content("#announcer") == "1 face: ahead appears happy"
+    assert "1 face: ahead appears happy" in page.get_attribute("#photo-annotated", "alt")
+    assert axe_violations(page) == []  # with the result and the annotated photo
+    page.click("#explain-photo")
+    page.wait_for_selector("#explain-result figure img", timeout=60000)
+    assert page.get_attribute("#explain-result img", "alt").startswith("Face 1: Grad-CAM for happy")
+    assert axe_violations(page) == []
+
+
+def test_non_image_upload_gives_an_alert(browser, server, tmp_path):
+    page = browser.new_page()
+    page.goto(server)
+    (tmp_path / "notes.png").write_text("not really a photo")
+    page.set_input_files("#photo-file", str(tmp_path / "notes.png"))
+    page.click("#describe-photo")
+    page.wait_for_selector("#alert:not(:empty)")
+    assert "not an image" in page.text_content("#alert")
+    assert axe_violations(page) == []
+
+
+def test_every_control_is_reached_with_tab_and_shows_focus(browser, server):
+    page = browser.new_page()
+    page.goto(server)
+    seen = []
+    for _ in range(14):
+        page.keyboard.press("Tab")
+        info = page.evaluate("(() => { const e = document.activeElement; const s = getComputedStyle(e); "
+                             "return [e === document.body ? 'body' : e.id || e.textContent.trim(), s.outlineStyle, "
+                             "s.outlineWidth]; })()")
+        seen.append(info[0])
+        if info[0] != "body":  # body: past the last control
+            assert info[1] != "none" and info[2] != "0px", info  # visible focus
+    for control in ("photo-file", "describe-photo", "camera", "mute", "verbosity", "speech", "API documentation"):
+        assert control in seen, (control, seen)
+    page.keyboard.press("Shift+Tab")  # and back
+
+
+def test_live_camera_announces_and_reports_round_trip(pw, server, tmp_path):
+    video = y4m(tmp_path / "face.y4m")
+    b = launch(pw, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+               f"--use-file-for-fake-video-capture={video}")
+    try:
+        page = b.new_page()
+        page.goto(server)
+        page.focus("#camera")
+        page.keyboard.press("Enter")  # keyboard only
+        page.wait_for_selector("#camera[aria-pressed=true]")
+        said = wait_until(page, "window.fera.announcements.find(a => a.includes('appears')) || ''", 60)
+        assert said == "ahead, appears happy"
+        assert axe_violations(page) == []  # camera running
+        page.click("#describe")
+        wait_until(page, "window.fera.announcements.some(a => a.startsWith('1 face'))")
+        rtts = page.evaluate("window.fera.rtts")
+        assert len(rtts) >= 5
+        print(f"\nlive frame round trip in Chromium: median {np.median(rtts):.0f} ms, "
+              f"p95 {np.percentile(rtts, 95):.0f} ms over {len(rtts)} frames")
+        page.click("#camera")
+        page.wait_for_selector("#camera[aria-pressed=false]")
+        assert page.text_content("#live-state") == "Camera off."
+    finally:
+        b.close()
+
+
+def test_camera_error_is_an_alert(pw, server):
+    b = launch(pw)  # no fake camera: there is none
+    try:
+        page = b.new_page()
+        page.goto(server)
+        page.click("#camera")
+        page.wait_for_selector("#alert:not(:empty)", timeout=30000)
+        assert page.text_content("#alert").endswith("press Start camera again.")
+        assert axe_violations(page) == []
+    finally:
+        b.close()
+
+
+def test_reflows_at_320_px(browser, server):
+    page = browser.new_page(viewport={"width": 320, "height": 640})
+    page.goto(server)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320  # no horizontal scrolling
+    assert axe_violations(page) == []
+
+
+def test_server_answers_only_on_loopback(server):
+    port = int(server.rsplit(":", 1)[1])
+    addrs = {a[4][0] for a in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)} - {"127.0.0.1"}
+    addrs |= {_outward_address()} - {None, "127.0.0.1"}
+    if not addrs:
+        pytest.skip("this machine has no address besides loopback")
+    for a in addrs:
+        with socket.socket() as s:
+            s.settimeout(2)
+            assert s.connect_ex((a, port)) != 0, f"the server answered on {a}"
+
+
+def _outward_address():
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("10.255.255.255", 1))  # UDP: nothing is sent
+            return s.getsockname()[0]
+    except OSError:
+        return None
