@@ -157,8 +157,20 @@ def test_live_camera_announces_and_reports_round_trip(pw, server, tmp_path):
         said = wait_until(page, "window.fera.announcements.find(a => a.includes('appears')) || ''", 60)
         assert said == "ahead, appears happy"
         assert axe_violations(page) == []  # camera running
-        page.click("#describe")
-        wait_until(page, "window.fera.announcements.some(a => a.startsWith('1 face'))")
+        order = []
+        for _ in range(5):  # with the camera on, every control is enabled: Tab reaches each in turn
+            page.keyboard.press("Tab")
+            order.append(page.evaluate("document.activeElement.id"))
+        assert order == ["describe", "pause", "mute", "verbosity", "speech"]
+        page.keyboard.press("Shift+Tab")
+        page.keyboard.press("ArrowDown")  # verbosity 2 -> 3, from the keyboard
+        assert page.evaluate("document.getElementById('verbosity').value") == "3"
+        for _ in range(3):  # back over mute and pause
+            page.keyboard.press("Shift+Tab")
+        assert page.evaluate("document.activeElement.id") == "describe"
+        page.keyboard.press("Enter")  # describe now
+        said = wait_until(page, "window.fera.announcements.find(a => a.startsWith('1 face')) || ''")
+        assert said.startswith("1 face: ahead, ") and "%" in said  # verbosity 3 adds distance and confidence
         rtts = page.evaluate("window.fera.rtts")
         assert len(rtts) >= 5
         print(f"\nlive frame round trip in Chromium: median {np.median(rtts):.0f} ms, "
@@ -209,3 +221,17 @@ def _outward_address():
             return s.getsockname()[0]
     except OSError:
         return None
+
+
+def test_run_report_has_no_axe_violations(browser, demo_root, tmp_path):
+    """The report of `fera report` / `fera evaluate --report` (shipped model, tiny data) in the browser."""
+    from fera.cli import main
+
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--model", "fast", "--data_root", str(demo_root), "--out_dir", str(out), "--report"]) == 0
+    page = browser.new_page()
+    page.goto((out / "report.html").as_uri())
+    assert page.title().startswith("fera report: eval")
+    assert axe_violations(page) == []
+    page.set_viewport_size({"width": 320, "height": 640})
+    assert axe_violations(page) == []
