@@ -8,26 +8,24 @@ import numpy as np
 from fera.fileio import atomic_path
 
 
-def _pyplot():
-    import matplotlib
+def _figure(**kw):
+    """A matplotlib Figure that belongs to no GUI and no pyplot state (so a notebook's inline plots
+    and any backend a caller chose are left alone)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**kw)
 
 
 def _save(fig, path: Path) -> None:
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    _pyplot().close(fig)
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
 
 
 def plot_curve(history: list[dict], metric: str, path: Path, title: str) -> None:
     """Train and validation ``metric`` per epoch (accuracy.png, loss.png)."""
-    plt = _pyplot()
     epochs = [h["epoch"] for h in history]
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = _figure(figsize=(6, 4))
+    ax = fig.subplots()
     for key, label, style in ((metric, "train", "-o"), (f"val_{metric}", "validation", "--s")):
         values = [h.get(key) for h in history]
         if any(v is not None for v in values):
@@ -42,12 +40,12 @@ def plot_curve(history: list[dict], metric: str, path: Path, title: str) -> None
 
 def plot_confusion(cm: np.ndarray, class_names: list[str], path: Path, title: str) -> None:
     """Counts (left) and row-normalised recall (right), numbers written in every cell."""
-    plt = _pyplot()
     cm = np.asarray(cm)
     norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     k = len(class_names)
     size = max(4.0, 0.6 * k + 2)
-    fig, axes = plt.subplots(1, 2, figsize=(2 * size + 1, size))
+    fig = _figure(figsize=(2 * size + 1, size))
+    axes = fig.subplots(1, 2)
     for ax, data, fmt, sub in ((axes[0], cm, "d", "counts"), (axes[1], norm, ".2f", "share of true class")):
         ax.imshow(data, cmap="Blues", vmin=0, vmax=data.max() or 1)
         ax.set_xticks(range(k), class_names, rotation=45, ha="right")
@@ -66,8 +64,8 @@ def plot_confusion(cm: np.ndarray, class_names: list[str], path: Path, title: st
 
 def plot_reliability(report: dict, path: Path, title: str) -> None:
     """Reliability diagram: accuracy against confidence per bin, before and after temperature scaling."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2), sharey=True)
+    fig = _figure(figsize=(9, 4.2))
+    axes = fig.subplots(1, 2, sharey=True)
     for ax, key, sub in ((axes[0], "before", "uncalibrated"),
                          (axes[1], "after", f"temperature {report['temperature']:.2f}")):
         rows = [b for b in report[f"bins_{key}"] if b["count"]]
