@@ -260,6 +260,15 @@ def cmd_serve(args) -> int:
         import uvicorn
     except ImportError:
         raise FeraError("fera serve needs uvicorn and fastapi: pip install fastapi uvicorn python-multipart") from None
+    import os
+    import socket
+
+    try:  # a clear line now, rather than the server's own error after start-up
+        with socket.create_server((args.host, args.port)):
+            pass
+    except OSError as e:
+        why = os.strerror(e.errno).lower() if e.errno else str(e)
+        raise FeraError(f"cannot listen on {args.host}:{args.port}: {why} (choose another --port)") from None
     app = create_app(ServeConfig(host=args.host, port=args.port, photo_model=args.model))
     print(f"fera: serving on http://{args.host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr, flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws_max_size=4 * 2**20)
