@@ -28,15 +28,6 @@ def load_keras_any(ref: str):
     return load_model(ref)
 
 
-def preprocess(faces: list[np.ndarray], meta: dict) -> np.ndarray:
-    """RGB or grey face crops -> the model's NHWC input, as its metadata says."""
-    from fera.images import to_gray_array
-
-    h, w = meta["input_size"]
-    grey = [to_gray_array(Image.fromarray(f), (h, w)) for f in faces]
-    return np.stack(grey)[..., None].astype(np.float32) * np.float32(meta["preprocessing"]["scale"])
-
-
 def heat_words(heatmap: np.ndarray) -> str:
     """Where the heat lies, in words: "the lower middle of the face (mouth)", "no region stood out"."""
     total = float(heatmap.sum())
@@ -82,30 +73,39 @@ class Explained:
 def explain_faces(model, meta: dict, faces: list[np.ndarray], class_name: str | None = None):
     """(heatmaps, calibrated probabilities, class indices) for face crops."""
     from fera.gradcam import gradcam, keras_numpy
-    from fera.inference import calibrate
+    from fera.inference import calibrate, preprocess
 
     names = meta["class_names"]
     if class_name is not None and class_name not in names:
         raise FeraError(f"unknown class {class_name!r}; the model's classes: {', '.join(names)}")
     x = preprocess(faces, meta)
     probs = calibrate(keras_numpy(model(x, training=False)), float(meta.get("temperature", 1.0)))
-    cams, idx = gradcam(model, x, None if class_name is None else names.index(class_name))
+    cams, idx = gradcam(model, x, probs.argmax(axis=1) if class_name is None else names.index(class_name))
     return cams, probs, idx
 
 
-def find_faces(image: np.ndarray, whole: bool = False):
-    """Face crops and their boxes in a photo (the assistant's detector and crop); a small image (a face
-    crop already, like FER's) or ``whole`` is one crop as it is."""
+def find_faces(image: np.ndarray, whole: bool = False, detector=None):
+    """Face crops and their boxes in a photo (the assistant's detector, tiles and crop); a small image
+    (a face crop already, like FER's) or ``whole`` is one crop as it is. ``detector``: a loaded one to
+    reuse (default: BlazeFace full range, loaded now)."""
     from fera.runtime.classify import ClassifyConfig, square_crop
     from fera.runtime.detect import BlazeFaceDetector, detect_tiled
     from fera.runtime.types import Box
 
     h, w = image.shape[:2]
     if not whole and max(h, w) > CROP_AS_IS_MAX:
-        boxes = [Box(d.x, d.y, d.w, d.h).clip(w, h) for d in detect_tiled(BlazeFaceDetector("full"), image)]
-        boxes.sort(key=lambda b: b.cx)
+        found = detect_tiled(detector or BlazeFaceDetector("full"), image)
+        boxes = sorted((Box(d.x, d.y, d.w, d.h).clip(w, h) for d in found), key=lambda b: b.cx)
         return [square_crop(image, b, ClassifyConfig().margin) for b in boxes], boxes
     return [image], [None]
+
+
+def position(box, image: np.ndarray) -> str | None:
+    """"left" / "ahead" / "right" as the assistant says it (None for a crop taken as it is)."""
+    from fera.runtime.announce import Announcer
+    from fera.runtime.types import FrameInfo
+
+    return None if box is None else Announcer().position(box, FrameInfo(image.shape[1], image.shape[0]))
 
 
 def explain_image(model_ref: str, image_path: str, out: str | None = None, class_name: str | None = None,
@@ -131,13 +131,11 @@ def explain_image(model_ref: str, image_path: str, out: str | None = None, class
     for i, (crop, box, cam, p, k) in enumerate(zip(crops, boxes, cams, probs, idx), start=1):
         path = base if len(crops) == 1 else base.with_name(f"{base.stem}_face{i}{base.suffix or '.png'}")
         label = names[int(k)]
-        pos = None if box is None else ("left" if box.cx < image.shape[1] * 0.35 else
-                                       "right" if box.cx > image.shape[1] * 0.65 else "ahead")
         caption = f"{label} {p[k]:.0%} (calibrated)"
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
             overlay(crop, cam, caption).save(tmp, format="PNG")
-        results.append(Explained(None if box is None else box.to_dict(), pos, label, round(float(p[k]), 4),
+        results.append(Explained(None if box is None else box.to_dict(), position(box, image), label, round(float(p[k]), 4),
                                  names[int(np.argmax(p))], heat_words(cam), str(path)))
     return results
 

@@ -59,12 +59,11 @@ def _split(model, layer):
     return features, head
 
 
-def _gradient(head, a, class_index: np.ndarray):
-    """d logit[class] / d feature map, with the running backend's automatic differentiation."""
+def _gradient(head, a, onehot: np.ndarray):
+    """d (logits . onehot) / d feature map, with the running backend's automatic differentiation."""
     import keras
 
     backend = keras.backend.backend()
-    onehot = np.eye(int(head(a[:1]).shape[-1]), dtype="float32")[class_index]
     if backend == "tensorflow":
         import tensorflow as tf
 
@@ -76,9 +75,9 @@ def _gradient(head, a, class_index: np.ndarray):
     if backend == "torch":
         import torch
 
-        a = torch.as_tensor(keras.ops.convert_to_numpy(a)).to(keras.ops.convert_to_tensor(onehot).device)
-        a.requires_grad_(True)
-        score = (head(a) * keras.ops.convert_to_tensor(onehot)).sum()
+        onehot = keras.ops.convert_to_tensor(onehot)  # on the device Keras computes on
+        a = torch.tensor(a, device=onehot.device, requires_grad=True)
+        score = (head(a) * onehot).sum()
         (grad,) = torch.autograd.grad(score, a)
         return grad.detach().cpu().numpy()
     if backend == "jax":
@@ -103,7 +102,7 @@ def gradcam(model, images: np.ndarray, class_index=None, layer=None) -> tuple[np
         class_index = np.argmax(keras_numpy(head(a)), axis=-1)
     class_index = np.broadcast_to(np.asarray(class_index, dtype=int), (len(images),))
     # 2. Gradients of that class's logit with respect to A.
-    grads = _gradient(head, a, class_index)
+    grads = _gradient(head, a, np.eye(int(model.output_shape[-1]), dtype="float32")[class_index])
     # 3. One weight per channel: the gradients averaged over the map's positions.
     weights = grads.mean(axis=(1, 2))
     # 4. The weighted sum of the channels; ReLU keeps what speaks for the class.

@@ -28,6 +28,23 @@ def calibrate(probs: np.ndarray, temperature: float) -> np.ndarray:
     return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
+def preprocess(faces, meta: dict) -> np.ndarray:
+    """Face crops (PIL images or arrays, any mode/size) -> the NHWC float32 input ``meta`` describes."""
+    from PIL import Image
+
+    from fera.images import to_gray_array
+
+    h, w = meta["input_size"]
+    out = np.empty((len(faces), h, w, 1), dtype=np.float32)
+    for i, f in enumerate(faces):
+        if isinstance(f, np.ndarray) and f.shape == (h, w) and f.dtype == np.uint8:
+            g = f
+        else:
+            g = to_gray_array(f if isinstance(f, Image.Image) else Image.fromarray(np.asarray(f)), (h, w))
+        out[i, :, :, 0] = g
+    return out * np.float32(meta["preprocessing"]["scale"])
+
+
 def session_options(threads: int | None = None):
     import onnxruntime as ort
 
@@ -78,19 +95,7 @@ class OnnxModel:
 
     def preprocess(self, faces) -> np.ndarray:
         """Face crops (PIL images or arrays, any mode/size; uint8 grayscale if already arrays) -> NHWC float32."""
-        from PIL import Image
-
-        from fera.images import to_gray_array
-
-        h, w = self.input_size
-        out = np.empty((len(faces), h, w, 1), dtype=np.float32)
-        for i, f in enumerate(faces):
-            if isinstance(f, np.ndarray) and f.shape == (h, w) and f.dtype == np.uint8:
-                g = f
-            else:
-                g = to_gray_array(f if isinstance(f, Image.Image) else Image.fromarray(np.asarray(f)), (h, w))
-            out[i, :, :, 0] = g
-        return out * np.float32(self.meta["preprocessing"]["scale"])
+        return preprocess(faces, self.meta)
 
     def raw(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """The network's own probabilities for an already preprocessed NHWC batch (no calibration)."""

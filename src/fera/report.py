@@ -94,12 +94,12 @@ def gather(src: dict, data_root: str | None = None, config: ReportConfig | None 
         if history:
             figures[metric] = _figure(plot_curve, history, metric, f"{metric} per epoch")
     return {"source": src, "described": described, "meta": meta, "split": split, "data": ds.source,
-            "counts": _counts(src, ds, y, names, split), "result": result, "calibration": cal, "history": history,
+            "counts": _counts(src, y, names, split), "result": result, "calibration": cal, "history": history,
             "figures": figures, "mistakes": _mistakes(x, y, probs, names, c),
             "gradcam": _gradcam(src["model_ref"], x, y, probs, names, c, log), "config": c}
 
 
-def _counts(src: dict, ds, y: np.ndarray, names: list[str], split: str) -> dict:
+def _counts(src: dict, y: np.ndarray, names: list[str], split: str) -> dict:
     counts = dict(src["metrics"].get("dataset", {}).get("counts", {}))
     counts[split] = {n: int((y == i).sum()) for i, n in enumerate(names)}
     return counts
@@ -179,7 +179,7 @@ def to_pdf(html: Path) -> Path:
     import shutil
     import subprocess
 
-    exe = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+    exe = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
     if exe is None:
         raise FeraError(f"no PDF converter: install Chromium (apt-get install chromium); the HTML report is {html}")
     pdf = html.with_suffix(".pdf")

@@ -130,6 +130,18 @@ def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
+def _clusters(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float):
+    """Greedy suppression, best score first: (best index, its cluster: the indices overlapping it by
+    IoU > threshold, itself included), each box in one cluster."""
+    order = np.argsort(-scores, kind="stable")
+    while order.size:
+        top = order[0]
+        overlap = _iou(boxes[top], boxes[order]) > iou_threshold
+        overlap[0] = True
+        yield top, order[overlap]
+        order = order[~overlap]
+
+
 def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, iou_threshold: float,
                  weighted: bool = True) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """MediaPipe's WEIGHTED non-maximum suppression (or plain NMS with ``weighted=False``).
@@ -138,13 +150,8 @@ def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, i
     cluster and is removed; the output is the score-weighted mean of the cluster's boxes and
     keypoints, with the best box's score.
     """
-    order = np.argsort(-scores, kind="stable")
     out = []
-    while order.size:
-        top = order[0]
-        overlap = _iou(boxes[top], boxes[order]) > iou_threshold
-        overlap[0] = True
-        cluster, order = order[overlap], order[~overlap]
+    for top, cluster in _clusters(boxes, scores, iou_threshold):
         if weighted:
             wts = scores[cluster] / scores[cluster].sum()
             box = (boxes[cluster] * wts[:, None]).sum(axis=0)
@@ -294,6 +301,7 @@ def detect_tiled(detector, image, overlap: float = 0.25, levels: int = 3, tile_m
     """
     image = as_rgb(image)
     h, w = image.shape[:2]
+    iou = getattr(detector, "nms_iou", 0.3)
     found = list(detector.detect(image))
     side = max(min(h, w) // 2, detector.input_size)
     for _ in range(levels):
@@ -311,10 +319,10 @@ def detect_tiled(detector, image, overlap: float = 0.25, levels: int = 3, tile_m
                         continue
                     level.append(Detection(d.x + x0, d.y + y0, d.w, d.h, d.score,
                                            [(u + x0, v + y0) for u, v in d.keypoints]))
-        found += [d for d in _nms(level, getattr(detector, "nms_iou", 0.3))
+        found += [d for d in _nms(level, iou)
                   if all(_inside(d, f) < 0.3 for f in found)]
         side //= 2
-    return _nms(found, getattr(detector, "nms_iou", 0.3))
+    return _nms(found, iou)
 
 
 def _inside(a: Detection, b: Detection) -> float:
@@ -329,9 +337,4 @@ def _nms(dets: list[Detection], iou: float) -> list[Detection]:
     if not dets:
         return []
     boxes = np.array([[d.x, d.y, d.x + d.w, d.y + d.h] for d in dets])
-    order = np.argsort([-d.score for d in dets], kind="stable")
-    keep = []
-    while order.size:
-        keep.append(int(order[0]))
-        order = order[1:][_iou(boxes[order[0]], boxes[order[1:]]) <= iou]
-    return [dets[i] for i in keep]
+    return [dets[top] for top, _ in _clusters(boxes, np.array([d.score for d in dets]), iou)]

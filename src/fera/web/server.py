@@ -75,25 +75,46 @@ def data_url(img, fmt: str = "JPEG") -> str:
 
 
 class Models:
-    """Detector and classifiers, loaded once on first use and shared by every request."""
+    """The detector, the classifiers and the Keras model for Grad-CAM: each loaded once, on first use,
+    and shared by every request and connection."""
 
     def __init__(self, cfg: ServeConfig):
-        self.cfg, self._photo, self._live = cfg, None, None
+        self.cfg = cfg
+        self._detector = self._photo = self._live = self._keras = None
+
+    @property
+    def photo_model(self) -> str:
+        from fera import shipped
+
+        return self.cfg.photo_model or shipped.most_accurate()
+
+    def detector(self):
+        from fera.runtime.detect import BlazeFaceDetector
+
+        if self._detector is None:
+            self._detector = BlazeFaceDetector("full")
+        return self._detector
 
     def assistant(self, live: bool):
-        from fera import shipped
         from fera.runtime.classify import Classifier, ClassifyConfig
-        from fera.runtime.detect import BlazeFaceDetector
         from fera.runtime.pipeline import Assistant
 
         if live:
             if self._live is None:
-                self._live = (BlazeFaceDetector("full"), Classifier(ClassifyConfig(model=self.cfg.live_model)))
-            return Assistant(*self._live)  # fresh tracker, smoother and announcer per connection
+                self._live = Classifier(ClassifyConfig(model=self.cfg.live_model))
+            return Assistant(self.detector(), self._live)  # fresh tracker, smoother and announcer per connection
         if self._photo is None:
-            name = self.cfg.photo_model or shipped.most_accurate()
-            self._photo = Assistant(BlazeFaceDetector("full"), Classifier(ClassifyConfig(model=name)), tiled_photos=True)
+            self._photo = Assistant(self.detector(), Classifier(ClassifyConfig(model=self.photo_model)),
+                                    tiled_photos=True)
         return self._photo
+
+    def keras(self):
+        """(Keras model, meta) of the photo model, for Grad-CAM."""
+        from fera.explain import load_keras_any
+
+        if self._keras is None:
+            self._keras = load_keras_any(self.photo_model)
+        return self._keras
 
 
 def analyze(assistant, image: np.ndarray) -> dict:
@@ -180,14 +201,13 @@ def create_app(cfg: ServeConfig | None = None):
 
 
 def explain(models: Models, image: np.ndarray, class_name: str | None) -> dict:
-    from fera import shipped
-    from fera.explain import explain_faces, find_faces, heat_words, load_keras_any, overlay
+    from fera.explain import explain_faces, find_faces, heat_words, overlay
 
     try:
-        model, meta = load_keras_any(models.cfg.photo_model or shipped.most_accurate())
+        model, meta = models.keras()
     except ImportError:
         raise BadImage(501, "Grad-CAM needs Keras: pip install 'fera[train]'") from None
-    crops, boxes = find_faces(image)
+    crops, boxes = find_faces(image, detector=models.detector())
     if not crops:
         return {"faces": [], "sentence": "no face"}
     if class_name and class_name not in meta["class_names"]:
