@@ -65,3 +65,32 @@ def test_random_affine_has_requested_ranges():
                                                                          horizontal_flip=False, shift=0.1))
     np.testing.assert_allclose(t[:, [0, 4]], 1.0)
     assert np.abs(t[:, 2]).max() <= 4.8 + 1e-4 and np.abs(t[:, 2]).max() > 4.0
+
+
+def test_opencv_warp_matches_keras_affine_transform():
+    """The same transforms as before: Keras' affine_transform (bilinear, nearest fill) is the reference."""
+    import keras
+
+    x = np.random.default_rng(2).random((16, 48, 48, 1), dtype=np.float32)
+    cfg = AugmentConfig(rotation=20, shift=0.15, shear=15, zoom=0.2, horizontal_flip=True)
+    ref = keras.ops.convert_to_numpy(keras.ops.image.affine_transform(
+        x, random_affine(np.random.default_rng(7), 16, 48, 48, cfg), interpolation="bilinear",
+        fill_mode="nearest", data_format="channels_last"))
+    np.testing.assert_allclose(augment(x, np.random.default_rng(7), cfg), ref, atol=1e-4)
+
+
+def test_random_crop_shifts_by_whole_pixels_within_the_padding():
+    t = random_affine(np.random.default_rng(0), 400, 48, 48, AugmentConfig(rotation=0, shift=0, shear=0, zoom=0,
+                                                                         horizontal_flip=False, crop=4))
+    assert set(np.unique(t[:, [2, 5]])) == set(range(-4, 5))
+
+
+def test_random_erasing_covers_the_requested_share_of_images():
+    x = np.zeros((400, 48, 48, 1), np.float32)
+    out = augment(x, np.random.default_rng(0), AugmentConfig(rotation=0, shift=0, shear=0, zoom=0,
+                                                            horizontal_flip=False, erasing=0.5))
+    erased = (out.reshape(400, -1) > 0).any(axis=1)
+    assert 0.4 < erased.mean() < 0.6
+    area = (out.reshape(400, -1) > 0).sum(axis=1)[erased] / (48 * 48)
+    assert area.max() <= 0.3 and area.min() >= 0.01
+    np.testing.assert_array_equal(x, 0)  # the input batch is left as it was

@@ -1,14 +1,17 @@
 """Training batches: in-memory arrays -> shuffled, augmented, rescaled batches (backend-agnostic).
 
 Augmentation draws one random affine transform per image (rotation, shift, shear, zoom,
-horizontal flip, as ImageDataGenerator does) and applies the whole batch in a single
-``keras.ops.image.affine_transform`` call. Randomness comes from (seed, epoch, batch), so a
-resumed run sees exactly the batches it would have seen.
+horizontal flip, as ImageDataGenerator does; optionally a random crop) and warps each image with
+OpenCV on the CPU (bilinear, edges filled with the nearest pixel): about 30x faster than Keras'
+``affine_transform``, which loops over the batch on the torch backend, and the same on every
+backend. Random erasing is optional. Randomness comes from (seed, epoch, batch), so a resumed
+run sees exactly the batches it would have seen.
 """
 from __future__ import annotations
 
 import math
 
+import cv2
 import keras
 import numpy as np
 
@@ -23,6 +26,9 @@ def random_affine(rng: np.random.Generator, n: int, height: int, width: int, cfg
     flip = np.where(rng.random(n) < 0.5, -1.0, 1.0) if cfg.horizontal_flip else np.ones(n)
     tx = rng.uniform(-cfg.shift, cfg.shift, n) * width
     ty = rng.uniform(-cfg.shift, cfg.shift, n) * height
+    if cfg.crop:  # a random crop of the image padded by `crop` pixels = a whole-pixel shift
+        tx = tx + rng.integers(-cfg.crop, cfg.crop + 1, n)
+        ty = ty + rng.integers(-cfg.crop, cfg.crop + 1, n)
     # A = rotation @ shear @ diag(zoom * flip)
     cos, sin = np.cos(theta), np.sin(theta)
     a00 = cos * zx * flip
@@ -39,9 +45,28 @@ def random_affine(rng: np.random.Generator, n: int, height: int, width: int, cfg
 def augment(x: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
     """Randomly transform a float batch (n, h, w, 1); edges are filled with the nearest pixel."""
     n, h, w = x.shape[:3]
-    out = keras.ops.image.affine_transform(x, random_affine(rng, n, h, w, cfg), interpolation="bilinear",
-                                           fill_mode="nearest", data_format="channels_last")
-    return keras.ops.convert_to_numpy(out)
+    t = random_affine(rng, n, h, w, cfg)
+    out = np.empty_like(x)
+    for i in range(n):  # t maps output pixels to input pixels, hence WARP_INVERSE_MAP
+        out[i, ..., 0] = cv2.warpAffine(x[i, ..., 0], t[i, :6].reshape(2, 3), (w, h),
+                                        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+    if cfg.erasing:
+        random_erasing(out, rng, cfg.erasing)
+    return out
+
+
+def random_erasing(x: np.ndarray, rng: np.random.Generator, p: float, area=(0.02, 0.25), aspect=(0.3, 3.3)) -> None:
+    """Zhong et al. (2020), in place: with probability p per image, one rectangle covering ``area`` of it
+    (aspect ratio in ``aspect``) is filled with uniform noise in [0, 1]."""
+    n, h, w = x.shape[:3]
+    hit = rng.random(n) < p
+    frac = rng.uniform(*area, n)
+    ratio = np.exp(rng.uniform(np.log(aspect[0]), np.log(aspect[1]), n))
+    eh = np.clip(np.round(np.sqrt(frac * h * w * ratio)), 1, h).astype(int)
+    ew = np.clip(np.round(np.sqrt(frac * h * w / ratio)), 1, w).astype(int)
+    top, left = rng.integers(0, h - eh + 1), rng.integers(0, w - ew + 1)
+    for i in np.flatnonzero(hit):
+        x[i, top[i]:top[i] + eh[i], left[i]:left[i] + ew[i]] = rng.random((eh[i], ew[i]) + x.shape[3:], dtype=x.dtype)
 
 
 class Batches(keras.utils.PyDataset):

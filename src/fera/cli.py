@@ -9,8 +9,8 @@ import sys
 import time
 from dataclasses import fields
 
-from fera.config import (CLASS_WEIGHTINGS, PRECISIONS, SCHEDULES, AugmentConfig, DataConfig, ModelConfig, RunConfig,
-                         TrainConfig)
+from fera.config import (CLASS_WEIGHTINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, AugmentConfig, DataConfig, ModelConfig,
+                         RunConfig, TrainConfig)
 from fera.errors import FeraError
 
 
@@ -106,11 +106,13 @@ def _train_options() -> argparse.ArgumentParser:
     g.add_argument("--out_dir", help="folder for the run's artifacts (default runs/vgg13_fer)")
     g.add_argument("--model", help="registry name of the model (default vgg13; see `fera models`)")
     g.add_argument("--epochs", type=int, help="maximum epochs (default 20)")
-    g.add_argument("--lr", type=float, help="Adam learning rate (default 1e-3)")
+    g.add_argument("--optimizer", choices=OPTIMIZERS,
+                   help="adam (default, the design's), adamw (--l2 as decoupled weight decay) or sgd (Nesterov)")
+    g.add_argument("--lr", type=float, help="peak learning rate (default 1e-3)")
     g.add_argument("--warmup_epochs", type=float, help="epochs of linear learning-rate warm-up (default 1; 0 = none)")
-    g.add_argument("--l2", type=float, help="L2 penalty on kernels (default 1e-4)")
+    g.add_argument("--l2", type=float, help="L2 penalty on kernels (default 1e-4; weight decay with adamw)")
     g.add_argument("--dropout", type=float, help="dropout after the dense layers (default 0.5)")
-    g.add_argument("--block_dropout", type=float, help="dropout after each conv block (default 0.25)")
+    g.add_argument("--block_dropout", type=float, help="dropout after each conv block (default 0)")
     g.add_argument("--schedule", choices=SCHEDULES,
                    help="learning rate after the warm-up: plateau (default, ReduceLROnPlateau) or cosine")
     g.add_argument("--label_smoothing", type=float, help="label smoothing of the loss (default 0)")
@@ -119,6 +121,8 @@ def _train_options() -> argparse.ArgumentParser:
     g.add_argument("--class_weight", choices=CLASS_WEIGHTINGS,
                    help="class weighting of the loss (default balanced, as the design)")
     g.add_argument("--no_augment", action="store_true", help="train without augmentation")
+    g.add_argument("--crop", type=int, help="random crop: pad by this many pixels and cut the original size (default 0)")
+    g.add_argument("--erasing", type=float, help="share of images with a random rectangle erased (default 0)")
     g.add_argument("--precision", choices=PRECISIONS,
                    help="float32 (default) or mixed_bfloat16: ~1.5x faster on CPUs with bf16 support")
     g.add_argument("--resume", action="store_true", help="continue the run in --out_dir from its last epoch")
@@ -153,7 +157,7 @@ def cmd_train(args) -> int:
             train_cfg.verbose = 2  # no progress-bar redraws in logs and pipes
         model_cfg = _fill(ModelConfig, args, name="model")
         aug = AugmentConfig(rotation=0, shift=0, shear=0, zoom=0, horizontal_flip=False) if args.no_augment \
-            else AugmentConfig()
+            else _fill(AugmentConfig, args)
         cfg = RunConfig(data=_data_config(args), augment=aug, model=model_cfg, train=train_cfg)
     metrics = train(cfg, log=_err)
     if args.json:

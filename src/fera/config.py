@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 PRECISIONS = ("float32", "mixed_bfloat16")  # values of TrainConfig.precision
 CLASS_WEIGHTINGS = ("balanced", "sqrt", "none")  # values of TrainConfig.class_weight
 SCHEDULES = ("plateau", "cosine")  # values of TrainConfig.schedule
+OPTIMIZERS = ("adam", "adamw", "sgd")  # values of TrainConfig.optimizer
 
 
 @dataclass
@@ -32,21 +33,31 @@ class AugmentConfig:
     shear: float = 10.0  # max shear angle, degrees
     zoom: float = 0.1  # zoom factor drawn from [1 - zoom, 1 + zoom]
     horizontal_flip: bool = True  # mirror half of the images
+    crop: int = 0  # random crop: pad by this many pixels (edge repeated) and cut a window of the original size
+    erasing: float = 0.0  # random erasing: share of images with one rectangle (2-25% of the area) set to noise
 
 
 @dataclass
 class ModelConfig:
     name: str = "vgg13"  # a name from the model registry (`fera models`)
-    l2: float = 1e-4  # L2 penalty on conv and dense kernels
+    # L2 penalty l2 * sum(w^2) on conv and dense kernels, added to the loss (the design's); with
+    # --optimizer adamw it is applied as decoupled weight decay instead (see TrainConfig.optimizer)
+    l2: float = 1e-4
     dropout: float = 0.5  # dropout after the dense layers
-    block_dropout: float = 0.25  # dropout after each conv block's pooling
+    # dropout after each conv block's pooling; 0 by default: with 0.25 (the old default) the first
+    # epoch on FER-2013 ended at 0.21 val accuracy against 0.26 without (fast, design settings)
+    block_dropout: float = 0.0
 
 
 @dataclass
 class TrainConfig:
     out_dir: str = "runs/vgg13_fer"  # where the run's artifacts go
     epochs: int = 20  # maximum number of epochs
-    lr: float = 1e-3  # Adam learning rate
+    # "adam" (the design's), "adamw" (Adam with decoupled weight decay: --l2 becomes a decay of
+    # 2 * l2 * lr per step on the kernels, the shrinkage plain SGD with that L2 penalty gives, and no
+    # penalty in the loss) or "sgd" (momentum 0.9, Nesterov; the L2 penalty stays in the loss)
+    optimizer: str = "adam"
+    lr: float = 1e-3  # learning rate (peak, after the warm-up)
     # the learning rate rises linearly from lr/steps to lr over this many epochs; without it Adam at
     # 1e-3 stalls VGG-13 on FER-2013 at chance level (measured: 0.25 vs 0.42 train accuracy after 3 epochs)
     warmup_epochs: float = 1.0

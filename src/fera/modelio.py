@@ -18,10 +18,17 @@ META_ATTR = "fera"  # on the .h5 root group
 FORMAT = 1
 
 
+# The registry arguments that shape the layers of models fera trains now; files without an
+# "architecture" record are older and had no BatchNorm in the head.
+ARCHITECTURE = {"head_bn": True}
+LEGACY_ARCHITECTURE = {"head_bn": False}
+
+
 def make_meta(class_names, img_size, model_name: str, temperature: float = 1.0) -> dict:
     return {
         "format": FORMAT,
         "model": model_name,
+        "architecture": dict(ARCHITECTURE),  # create_model(model, **architecture) rebuilds the layers
         "class_names": list(class_names),
         "input_size": [int(img_size[0]), int(img_size[1])],  # height, width
         "preprocessing": {

@@ -67,6 +67,7 @@ def save_keras_weights(model, meta: dict, path: Path) -> None:
 
 def load_keras(ref: str):
     """(Keras model, meta) behind a shipped name, rebuilt from the registry and its fp16-stored weights."""
+    from fera.modelio import LEGACY_ARCHITECTURE
     from fera.models import create_model
 
     path = MODELS_DIR / f"{ref}.weights.npz"
@@ -77,7 +78,8 @@ def load_keras(ref: str):
         meta = json.loads(str(z["meta"]))
         weights = [z[k].astype(np.float32) for k in sorted(k for k in z.files if k.startswith("w"))]
     h, w = meta["input_size"]
-    model = create_model(meta["model"], input_shape=(h, w, 1), num_classes=len(meta["class_names"]))
+    model = create_model(meta["model"], input_shape=(h, w, 1), num_classes=len(meta["class_names"]),
+                         **meta.get("architecture", LEGACY_ARCHITECTURE))
     model.set_weights(weights)
     return model, meta
 

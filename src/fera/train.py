@@ -1,4 +1,4 @@
-"""Training: Adam + cross-entropy with early stopping, LR on plateau, best checkpoint, and resume.
+"""Training: Adam (or AdamW, SGD) + cross-entropy with early stopping, LR schedule, best checkpoint, resume.
 
 After every epoch the full state (model with optimizer, callback counters, history) is saved
 atomically under ``out_dir/checkpoints``, so a killed run loses at most the epoch in progress
@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from fera.augment import Batches
-from fera.config import CLASS_WEIGHTINGS, PRECISIONS, SCHEDULES, RunConfig
+from fera.config import CLASS_WEIGHTINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, RunConfig
 from fera.data import Dataset, class_weights, load_dataset, write_label_map
 from fera.errors import FeraError
 from fera.evaluate import _skipped_summary, predict_proba, score, write_artifacts
@@ -112,6 +112,20 @@ class _Schedule(keras.callbacks.Callback):
             self.model.optimizer.learning_rate = lr
 
 
+def make_optimizer(cfg: RunConfig):
+    """The optimizer ``cfg.train.optimizer`` names, at the peak learning rate (the schedule changes it)."""
+    t = cfg.train
+    if t.optimizer == "sgd":
+        return keras.optimizers.SGD(t.lr, momentum=0.9, nesterov=True)
+    if t.optimizer == "adamw":
+        # decay per step = lr * weight_decay * w = 2 * l2 * lr * w: what SGD with the penalty
+        # l2 * sum(w^2) shrinks per step; kernels only (BatchNorm scales and offsets, biases are exempt)
+        opt = keras.optimizers.AdamW(t.lr, weight_decay=2 * cfg.model.l2)
+        opt.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+        return opt
+    return keras.optimizers.Adam(t.lr)
+
+
 def _num(v):
     return None if v is None else float(v)
 
@@ -146,7 +160,8 @@ def train(cfg: RunConfig, log=print) -> dict:
     t_start = time.perf_counter()
     for option, value, allowed in (("precision", cfg.train.precision, PRECISIONS),
                                    ("class_weight", cfg.train.class_weight, CLASS_WEIGHTINGS),
-                                   ("schedule", cfg.train.schedule, SCHEDULES)):
+                                   ("schedule", cfg.train.schedule, SCHEDULES),
+                                   ("optimizer", cfg.train.optimizer, OPTIMIZERS)):
         if value not in allowed:  # argparse checks the CLI; this checks configs given in code
             raise FeraError(f"--{option} must be one of {', '.join(allowed)} (got {value})")
     state = prepare_out_dir(cfg)
@@ -167,11 +182,12 @@ def train(cfg: RunConfig, log=print) -> dict:
     write_json(out / "config.json", {**cfg.to_dict(), "backend": keras.backend.backend()})
     meta = make_meta(ds.class_names, cfg.data.img_size, cfg.model.name)
 
+    decoupled = cfg.train.optimizer == "adamw"  # --l2 becomes weight decay, not a term of the loss
     model = create_model(cfg.model.name, input_shape=(*cfg.data.img_size, 1), num_classes=ds.num_classes,
-                         precision=cfg.train.precision, l2=cfg.model.l2, dropout=cfg.model.dropout,
-                         block_dropout=cfg.model.block_dropout)
+                         precision=cfg.train.precision, l2=0.0 if decoupled else cfg.model.l2,
+                         dropout=cfg.model.dropout, block_dropout=cfg.model.block_dropout)
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.train.label_smoothing)
-    model.compile(optimizer=keras.optimizers.Adam(cfg.train.lr), loss=loss, metrics=["accuracy"])
+    model.compile(optimizer=make_optimizer(cfg), loss=loss, metrics=["accuracy"])
     if state is not None:  # weights, Adam moments and the (possibly reduced) learning rate
         load_training_state(model, out / "checkpoints")
         log(f"resuming after epoch {state['epoch']} (best val_accuracy {state['best_val_accuracy']:.4f} "
@@ -233,6 +249,7 @@ def finalize(out: Path, ds: Dataset, cfg: RunConfig, state: dict, session_second
         "hyperparameters": {"epochs": cfg.train.epochs, "img_size": list(cfg.data.img_size),
                             "batch_size": cfg.data.batch_size, "lr": cfg.train.lr,
                             "warmup_epochs": cfg.train.warmup_epochs, "schedule": cfg.train.schedule,
+                            "optimizer": cfg.train.optimizer,
                             "label_smoothing": cfg.train.label_smoothing, "class_weight": cfg.train.class_weight,
                             "l2": cfg.model.l2, "dropout": cfg.model.dropout,
                             "block_dropout": cfg.model.block_dropout, "seed": cfg.data.seed, "precision": cfg.train.precision,
