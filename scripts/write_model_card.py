@@ -75,13 +75,15 @@ def section(c: dict) -> str:
              "", "### Training", "",
              f"- Command: `{t['command']}`",
              f"- Commit: `{t['commit']}`; backend {t['backend']} (Keras {t['versions'].get('keras')}, "
-             f"torch {t['versions'].get('torch', 'n/a')}), precision {t['precision']}",
+             f"{t['backend']} {t['versions'].get(t['backend'], t['versions'].get(t['backend'] + '-cpu', 'n/a'))}), "
+             f"precision {t['precision']}",
              f"- Hardware: {t['hardware']}; wall time {t['wall_seconds'] / 3600:.2f} h for {t['epochs_run']} "
              f"epochs (best epoch {t['best_epoch']})",
-             f"- Optimiser Adam, lr {hp['lr']}, schedule {hp.get('schedule', 'plateau')}, warm-up "
+             f"- Optimiser {hp.get('optimizer', 'adam')}, lr {hp['lr']}, schedule {hp.get('schedule', 'plateau')}, warm-up "
              f"{hp['warmup_epochs']} epoch(s), batch {hp['batch_size']}, label smoothing "
              f"{hp.get('label_smoothing', 0)}, class weights {hp['class_weight']}, L2 {hp['l2']}, dropout "
              f"{hp['dropout']} (blocks {hp.get('block_dropout', 0.25)}), augmentation {hp['augment']}",
+             *([f"- Data pipeline: {t['pipeline']}"] if t.get("pipeline") else []),
              "", "### Val (FER-2013 PublicTest, 3,589 images)", "",
              "| measure | value |", "| --- | --- |",
              f"| accuracy | {pct(v['accuracy'])} |",

@@ -231,3 +231,42 @@ def test_cosine_run_with_label_smoothing_records_its_settings(demo_root, tmp_pat
     assert lrs[-1] < lrs[0]  # decayed within the run
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["train"]["schedule"] == "cosine" and cfg["model"]["block_dropout"] == 0.1
+
+
+def test_device_run_packs_into_few_small_files_and_unpacks_to_the_same_model(run_dir, tmp_path):
+    """scripts/device: a GPU run comes back as fp16 weight parts + one tar, and becomes a run folder again."""
+    import numpy as np
+
+    files, rebuilt = tmp_path / "out", tmp_path / "rebuilt"
+    for script, args in (("pack_run.py", [run_dir, files]), ("unpack_run.py", [files, rebuilt])):
+        subprocess.run([sys.executable, str(REPO / "scripts" / "device" / script), *map(str, args)], check=True,
+                       capture_output=True)
+    back = sorted(p.name for p in files.iterdir())
+    # VGG-13's 10.5M weights in fp16 are 21 MB: two parts, each under the 16 MiB a file may have
+    assert back == ["run.tgz", "weights.npz.part00", "weights.npz.part01"]
+    assert all(p.stat().st_size < 16 * 2 ** 20 for p in files.iterdir())
+    assert (rebuilt / "metrics.json").read_text() == (run_dir / "metrics.json").read_text()
+    original, meta = load_model(run_dir)
+    again, meta2 = load_model(rebuilt)
+    assert meta2["class_names"] == meta["class_names"] and meta2["architecture"] == {"head_bn": True}
+    x = np.random.default_rng(0).random((8, 48, 48, 1), dtype=np.float32)
+    np.testing.assert_allclose(again.predict(x, verbose=0), original.predict(x, verbose=0), atol=2e-2)
+
+
+@pytest.mark.parametrize("optimizer", ["adamw", "sgd"])
+def test_optimizer_choice_trains_and_is_recorded(demo_root, tmp_path, optimizer):
+    from fera.config import RunConfig
+    from fera.train import make_optimizer
+
+    out = tmp_path / optimizer
+    assert main(["train", "--data_root", str(demo_root), "--out_dir", str(out), "--model", "fast", "--epochs", "1",
+                 "--batch_size", "16", "--optimizer", optimizer, "--lr", "0.01", "--verbose", "0"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["hyperparameters"]["optimizer"] == optimizer
+    cfg = RunConfig.from_dict({k: v for k, v in json.loads((out / "config.json").read_text()).items() if k != "backend"})
+    opt = make_optimizer(cfg)
+    if optimizer == "adamw":  # --l2 becomes the decoupled decay: 2 * l2 per unit of learning rate
+        assert opt.weight_decay == pytest.approx(2 * cfg.model.l2)
+        model, _ = load_model(out)  # and the loss carries no penalty
+        assert all(getattr(l, "kernel_regularizer", None) is None for l in model.layers)
+    else:
+        assert opt.nesterov and opt.momentum == pytest.approx(0.9)
