@@ -58,7 +58,7 @@ def _data_config(args) -> DataConfig:
 
 
 def cmd_data(args) -> int:
-    """Smoke-test a dataset: per-split, per-class counts, class weights, skipped files, one batch, load time."""
+    """Smoke-test a dataset (counts, class weights, skipped files, one batch), or get, convert and verify FER-2013."""
     from fera.data import class_weights, load_dataset
 
     cfg = _data_config(args)
@@ -254,7 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=fn)
         return p
 
-    add("data", cmd_data, [data_opts])
+    from fera.datasets import command as data_commands
+
+    data_commands.add_subcommands(add("data", cmd_data, [data_opts]))  # fera data get|convert|verify
     add("train", cmd_train, [data_opts, train_opts])
     ev = add("evaluate", cmd_evaluate, [data_opts])
     ev.add_argument("--model", help="a shipped model name (see `fera models`), an .onnx, .keras or .h5 file, "
