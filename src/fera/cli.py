@@ -123,6 +123,8 @@ def _train_options() -> argparse.ArgumentParser:
     g.add_argument("--no_augment", action="store_true", help="train without augmentation")
     g.add_argument("--crop", type=int, help="random crop: pad by this many pixels and cut the original size (default 0)")
     g.add_argument("--erasing", type=float, help="share of images with a random rectangle erased (default 0)")
+    g.add_argument("--soft_labels", help="labels.csv of `fera data convert --ferplus`: train on each image's vote "
+                   "distribution (evaluation stays on the folders' majority labels)")
     g.add_argument("--precision", choices=PRECISIONS,
                    help="float32 (default) or mixed_bfloat16: ~1.5x faster on CPUs with bf16 support")
     g.add_argument("--resume", action="store_true", help="continue the run in --out_dir from its last epoch")

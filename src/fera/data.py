@@ -31,9 +31,11 @@ class Split:
     x: np.ndarray  # (N, H, W) uint8 grayscale
     y: np.ndarray  # (N,) int64 class indices
     files: np.ndarray | None = None  # (N,) paths relative to the data root ("train/happy/x.png"); None for a CSV
+    soft: np.ndarray | None = None  # (N, classes) float32 label distributions (--soft_labels), else None
 
     def take(self, idx: np.ndarray) -> "Split":
-        return Split(self.x[idx], self.y[idx], None if self.files is None else self.files[idx])
+        return Split(self.x[idx], self.y[idx], None if self.files is None else self.files[idx],
+                     None if self.soft is None else self.soft[idx])
 
     def __len__(self) -> int:
         return len(self.y)
@@ -108,6 +110,10 @@ def load_dataset(cfg: DataConfig, log=None) -> Dataset:
         tr = ds.splits["train"]
         ds.splits = {"train": tr.take(keep), "val": tr.take(held), **{k: v for k, v in ds.splits.items() if k == "test"}}
         ds.val_from_train = True
+    if cfg.soft_labels:
+        from fera.datasets.soft_labels import attach_soft_labels
+
+        attach_soft_labels(ds, cfg.soft_labels)
     ds.load_seconds = time.perf_counter() - start
     return ds
 
