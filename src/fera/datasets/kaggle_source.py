@@ -2,8 +2,8 @@
 
 Before anything starts, what is missing (credentials, the package, the network) is said in one line
 with the way to get the file by hand. The client runs in a child process, so a stalled download is
-stopped after ``timeout`` seconds without new data (and resumes on the next run: the file stays in
-the download folder until the dataset is in place).
+stopped after 2 x ``timeout`` seconds without new data (30 s more before the first byte); it resumes
+on the next run, since the file stays in the download folder until the dataset is in place.
 """
 from __future__ import annotations
 
@@ -69,7 +69,8 @@ def download_from_kaggle(folder: Path, *, timeout: float = 30.0, stream=None) ->
     if problems:
         raise FeraError("cannot download FER-2013 from Kaggle: " + "; ".join(problems) + "; " + BY_HAND)
     folder.mkdir(parents=True, exist_ok=True)
-    stall = 2 * timeout  # the client signs in and is redirected before the first byte
+    # before the first byte the child starts Python, imports the client, signs in and is redirected
+    first, stall = 30 + 2 * timeout, 2 * timeout
     with tempfile.TemporaryFile("w+") as out:
         child = subprocess.Popen([sys.executable, "-c", _SCRIPT, KAGGLE_COMPETITION, KAGGLE_FILE, str(folder)],
                                  stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
@@ -82,9 +83,9 @@ def download_from_kaggle(folder: Path, *, timeout: float = 30.0, stream=None) ->
                 if now_size != size:
                     size, last = now_size, time.monotonic()
                     bar.update(size)
-                elif time.monotonic() - last > stall:
-                    raise FeraError(f"no data from Kaggle for {stall:g} s; run the same command again to resume "
-                                    f"({BY_HAND})")
+                elif time.monotonic() - last > (stall if size else first):
+                    raise FeraError(f"no data from Kaggle for {stall if size else first:g} s; run the same command "
+                                    f"again to resume ({BY_HAND})")
         finally:
             if child.poll() is None:
                 child.kill()
