@@ -70,13 +70,17 @@ def random_erasing(x: np.ndarray, rng: np.random.Generator, p: float, area=(0.02
 
 
 class Batches(keras.utils.PyDataset):
-    """Batches of (images in [0, 1] as (n, h, w, 1), one-hot labels[, per-sample class weights])."""
+    """Batches of (images in [0, 1] as (n, h, w, 1), one-hot labels[, per-sample class weights]).
+
+    With ``targets`` ((N, classes) label distributions, e.g. FER+ votes) those replace the one-hot
+    labels; class weights still follow ``y``.
+    """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, num_classes: int, batch_size: int, *, seed: int = 0,
                  shuffle: bool = False, augment_cfg: AugmentConfig | None = None,
-                 class_weight: dict[int, float] | None = None):
+                 class_weight: dict[int, float] | None = None, targets: np.ndarray | None = None):
         super().__init__()
-        self.x, self.y, self.num_classes, self.batch_size = x, y, num_classes, batch_size
+        self.x, self.y, self.num_classes, self.batch_size, self.targets = x, y, num_classes, batch_size, targets
         self.seed, self.shuffle, self.augment_cfg = seed, shuffle, augment_cfg
         self.weights = None if class_weight is None else np.array([class_weight[i] for i in range(num_classes)],
                                                                    dtype="float32")
@@ -96,7 +100,7 @@ class Batches(keras.utils.PyDataset):
         xb = self.x[idx].astype("float32")[..., None] / 255.0
         if self.augment_cfg is not None:
             xb = augment(xb, np.random.default_rng([self.seed, self.epoch, i]), self.augment_cfg)
-        yb = np.eye(self.num_classes, dtype="float32")[self.y[idx]]
+        yb = np.eye(self.num_classes, dtype="float32")[self.y[idx]] if self.targets is None else self.targets[idx]
         if self.weights is None:
             return xb, yb
         return xb, yb, self.weights[self.y[idx]]

@@ -58,7 +58,7 @@ def _data_config(args) -> DataConfig:
 
 
 def cmd_data(args) -> int:
-    """Smoke-test a dataset: per-split, per-class counts, class weights, skipped files, one batch, load time."""
+    """Smoke-test a dataset (counts, class weights, skipped files, one batch), or get, convert and verify FER-2013."""
     from fera.data import class_weights, load_dataset
 
     cfg = _data_config(args)
@@ -123,6 +123,8 @@ def _train_options() -> argparse.ArgumentParser:
     g.add_argument("--no_augment", action="store_true", help="train without augmentation")
     g.add_argument("--crop", type=int, help="random crop: pad by this many pixels and cut the original size (default 0)")
     g.add_argument("--erasing", type=float, help="share of images with a random rectangle erased (default 0)")
+    g.add_argument("--soft_labels", help="labels.csv of `fera data convert --ferplus`: train on each image's vote "
+                   "distribution (evaluation stays on the folders' majority labels)")
     g.add_argument("--precision", choices=PRECISIONS,
                    help="float32 (default) or mixed_bfloat16: ~1.5x faster on CPUs with bf16 support")
     g.add_argument("--resume", action="store_true", help="continue the run in --out_dir from its last epoch")
@@ -254,7 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=fn)
         return p
 
-    add("data", cmd_data, [data_opts])
+    from fera.datasets import command as data_commands
+
+    data_commands.add_subcommands(add("data", cmd_data, [data_opts]))  # fera data get|convert|verify
     add("train", cmd_train, [data_opts, train_opts])
     ev = add("evaluate", cmd_evaluate, [data_opts])
     ev.add_argument("--model", help="a shipped model name (see `fera models`), an .onnx, .keras or .h5 file, "

@@ -22,6 +22,9 @@ class DataConfig:
     seed: int = 42  # seeds the validation split, shuffling and augmentation
     cache_dir: str | None = None  # decoded-array cache; None = $FERA_CACHE_DIR or ~/.cache/fera
     use_cache: bool = True  # read and write the decoded-array cache
+    # labels.csv of `fera data convert --ferplus` (a path column relative to data_root, one vote column per
+    # class): train on each image's vote distribution instead of its one-hot class; None = one-hot
+    soft_labels: str | None = None
 
 
 @dataclass

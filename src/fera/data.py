@@ -23,13 +23,19 @@ SPLITS = ("train", "val", "test")
 # FER-2013's CSV labels 0..6, in the dataset's own order.
 FER2013_CSV_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 CSV_USAGE = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: the cache keeps each image's file path
 
 
 @dataclass
 class Split:
     x: np.ndarray  # (N, H, W) uint8 grayscale
     y: np.ndarray  # (N,) int64 class indices
+    files: np.ndarray | None = None  # (N,) paths relative to the data root ("train/happy/x.png"); None for a CSV
+    soft: np.ndarray | None = None  # (N, classes) float32 label distributions (--soft_labels), else None
+
+    def take(self, idx: np.ndarray) -> "Split":
+        return Split(self.x[idx], self.y[idx], None if self.files is None else self.files[idx],
+                     None if self.soft is None else self.soft[idx])
 
     def __len__(self) -> int:
         return len(self.y)
@@ -102,9 +108,12 @@ def load_dataset(cfg: DataConfig, log=None) -> Dataset:
     if "val" not in ds.splits:
         keep, held = stratified_split(ds.splits["train"].y, cfg.val_split, cfg.seed)
         tr = ds.splits["train"]
-        ds.splits = {"train": Split(tr.x[keep], tr.y[keep]), "val": Split(tr.x[held], tr.y[held]),
-                     **{k: v for k, v in ds.splits.items() if k == "test"}}
+        ds.splits = {"train": tr.take(keep), "val": tr.take(held), **{k: v for k, v in ds.splits.items() if k == "test"}}
         ds.val_from_train = True
+    if cfg.soft_labels:
+        from fera.datasets.soft_labels import attach_soft_labels
+
+        attach_soft_labels(ds, cfg.soft_labels)
     ds.load_seconds = time.perf_counter() - start
     return ds
 
@@ -175,15 +184,17 @@ def _decode_tree(root: Path, tree, img_size, class_names=None) -> Dataset:
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
         results = list(pool.map(lambda j: _decode_file(j[2], img_size), jobs, chunksize=256))
     skipped, xs = [], {s: [] for s in tree}
-    ys = {s: [] for s in tree}
+    ys, fs = {s: [] for s in tree}, {s: [] for s in tree}
     for (split, label, path), (arr, reason) in zip(jobs, results):
         if arr is None:
             skipped.append((str(path.relative_to(root)), reason))
             continue
         xs[split].append(arr)
         ys[split].append(label)
+        fs[split].append(path.relative_to(root).as_posix())
     h, w = img_size
-    splits = {s: Split(np.stack(xs[s]) if xs[s] else np.zeros((0, h, w), np.uint8), np.asarray(ys[s], np.int64))
+    splits = {s: Split(np.stack(xs[s]) if xs[s] else np.zeros((0, h, w), np.uint8), np.asarray(ys[s], np.int64),
+                       np.asarray(fs[s], dtype=str))
               for s in tree}
     return Dataset(str(root), class_names, splits, skipped)
 
@@ -218,11 +229,8 @@ def _load_csv(path: Path, img_size) -> Dataset:
         for n, row in enumerate(reader, start=2):
             try:
                 label = remap[int(row["emotion"])]
-                px = np.array(row["pixels"].split(), dtype=np.float32)
-                side = int(round(np.sqrt(px.size)))
-                if side * side != px.size or side == 0 or px.min() < 0 or px.max() > 255:
-                    raise ValueError(f"{px.size} pixel values, not a square 8-bit image")
-                img = px.astype(np.uint8).reshape(side, side)
+                img = csv_pixels(row["pixels"])
+                side = img.shape[0]
                 if (side, side) != (h, w):
                     img = np.asarray(Image.fromarray(img).resize((w, h), Image.Resampling.BILINEAR))
                 split = CSV_USAGE.get((row.get("Usage") or "Training").strip(), "train")
@@ -235,6 +243,15 @@ def _load_csv(path: Path, img_size) -> Dataset:
         raise FeraError(f"{path} has no usable Training rows")
     splits = {s: Split(np.stack(xs[s]), np.asarray(ys[s], np.int64)) for s in SPLITS if s in xs}
     return Dataset(str(path), class_names, splits, skipped)
+
+
+def csv_pixels(text: str) -> np.ndarray:
+    """A FER-2013 CSV's space-separated pixel values -> a square uint8 array; ValueError if they are not one."""
+    px = np.array(text.split(), dtype=np.float32)
+    side = int(round(np.sqrt(px.size)))
+    if side * side != px.size or side == 0 or px.min() < 0 or px.max() > 255:
+        raise ValueError(f"{px.size} pixel values, not a square 8-bit image")
+    return px.astype(np.uint8).reshape(side, side)
 
 
 # -- checks and cache ----------------------------------------------------------------------------
@@ -277,7 +294,8 @@ def _read_cache(path: Path, source: str) -> Dataset | None:
     try:
         with np.load(path, allow_pickle=False) as z:
             names = [str(s) for s in z["class_names"]]
-            splits = {s: Split(z[f"x_{s}"], z[f"y_{s}"]) for s in SPLITS if f"x_{s}" in z}
+            splits = {s: Split(z[f"x_{s}"], z[f"y_{s}"], z[f"f_{s}"] if f"f_{s}" in z else None)
+                      for s in SPLITS if f"x_{s}" in z}
             skipped = [tuple(r) for r in z["skipped"].tolist()] if z["skipped"].size else []
         return Dataset(source, names, splits, skipped, from_cache=True)
     except (OSError, ValueError, KeyError):
@@ -289,6 +307,8 @@ def _write_cache(path: Path, ds: Dataset, log) -> None:
               "skipped": np.array(ds.skipped, dtype=str).reshape(-1, 2)}
     for s, split in ds.splits.items():
         arrays[f"x_{s}"], arrays[f"y_{s}"] = split.x, split.y
+        if split.files is not None:
+            arrays[f"f_{s}"] = split.files
     try:
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:

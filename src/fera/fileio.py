@@ -4,7 +4,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -24,6 +26,44 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """Yield an empty hidden folder next to ``path``; it becomes ``path`` only if the block succeeds.
+
+    A failure, Ctrl-C or exception removes it, so ``path`` is either untouched or complete. An
+    existing non-empty ``path`` is refused unless ``overwrite``; then it is replaced only at the end.
+    """
+    path = Path(path)
+    check_target_dir(path, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
+    os.chmod(tmp, 0o777 & ~_umask())
+    try:
+        yield tmp
+        old = None
+        if path.is_dir() and any(path.iterdir()):
+            old = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:8]}")
+            os.rename(path, old)
+        elif path.is_dir():
+            path.rmdir()
+        os.rename(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_target_dir(path: Path, overwrite: bool) -> None:
+    """Refuse a file, or a non-empty folder without ``overwrite``, as the destination of a new folder."""
+    from fera.errors import FeraError
+
+    if path.exists() and not path.is_dir():
+        raise FeraError(f"{path} is a file; choose a folder")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise FeraError(f"{path} is not empty: choose another folder or add --overwrite to replace it")
 
 
 def _umask() -> int:

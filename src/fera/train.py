@@ -195,7 +195,7 @@ def train(cfg: RunConfig, log=print) -> dict:
 
     tr, va = ds.splits["train"], ds.splits["val"]
     batches = Batches(tr.x, tr.y, ds.num_classes, cfg.data.batch_size, seed=cfg.data.seed, shuffle=True,
-                      augment_cfg=cfg.augment, class_weight=used)
+                      augment_cfg=cfg.augment, class_weight=used, targets=tr.soft)  # tr.soft: --soft_labels
     val_batches = Batches(va.x, va.y, ds.num_classes, cfg.data.batch_size)
     t = cfg.train
     early = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=t.early_stopping_patience)
