@@ -33,8 +33,8 @@ def read_rgb(src: bytes | str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np
     """An RGB uint8 array from image bytes or a file (EXIF orientation applied, transparency on white).
 
     The size is read from the header and anything above ``max_pixels`` is refused before decoding, in
-    every format of ``FORMATS``; Pillow's own decompression-bomb error and warning become the same
-    refusal, so nothing is printed. A file that cannot be opened raises its own ``OSError``."""
+    every format of ``FORMATS``; Pillow's own decompression-bomb error becomes the same refusal, and its
+    warnings are silenced. A file that cannot be opened raises its own ``OSError``."""
     if isinstance(src, (bytes, bytearray, memoryview)):
         return _decode(io.BytesIO(src), len(src), max_pixels)
     with open(src, "rb") as f:
@@ -42,26 +42,36 @@ def read_rgb(src: bytes | str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np
 
 
 def _decode(fp, size: int, max_pixels: int) -> np.ndarray:
+    if size == 0:
+        raise ImageRefused("empty", "the file is empty")
+    with warnings.catch_warnings():  # Pillow's warnings (bombs, odd TIFF tags, corrupt EXIF) say nothing useful
+        warnings.simplefilter("ignore")
+        return _rgb(_open(fp, max_pixels))
+
+
+def _open(fp, max_pixels: int):
     from PIL import (BmpImagePlugin, GifImagePlugin, JpegImagePlugin, PngImagePlugin,  # noqa: F401  (they
                      PpmImagePlugin, TiffImagePlugin, WebPImagePlugin)  # register the FORMATS)
 
-    too_large = f"at most {max_pixels / 1e6:g} million pixels"
-    if size == 0:
-        raise ImageRefused("empty", "the file is empty")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked below
-        try:
-            im = Image.open(fp, formats=FORMATS)
-        except Image.DecompressionBombError as e:  # Pillow's own limit, far above ours: "Image size (N pixels) ..."
-            n = re.search(r"\((\d+) pixels\)", str(e))
-            size = f"{int(n.group(1)) / 1e6:.0f} million pixels; " if n else ""
-            raise ImageRefused("too_large", f"the image is too large ({size}{too_large})") from None
-        except Exception:  # noqa: BLE001  (UnidentifiedImageError, or a decoder's own error on a bad header)
-            raise ImageRefused("not_image", NOT_AN_IMAGE) from None
+    try:
+        im = Image.open(fp, formats=FORMATS)
+    except Image.DecompressionBombError as e:  # Pillow's own limit, far above ours: "Image size (N pixels) ..."
+        n = re.search(r"\((\d+) pixels\)", str(e))
+        size = f"{int(n.group(1)) / 1e6:.0f} million pixels; " if n else ""
+        raise ImageRefused("too_large", f"the image is too large ({size}at most {max_pixels / 1e6:g} million "
+                                        "pixels)") from None
+    except Exception:  # noqa: BLE001  (UnidentifiedImageError, or a decoder's own error on a bad header)
+        raise ImageRefused("not_image", NOT_AN_IMAGE) from None
+    w, h = im.size
+    if w * h > max_pixels:
+        im.close()
+        raise ImageRefused("too_large", f"the image is too large ({w} x {h} pixels; at most {max_pixels / 1e6:g} "
+                                        "million pixels)")
+    return im
+
+
+def _rgb(im) -> np.ndarray:
     with im:
-        w, h = im.size
-        if w * h > max_pixels:
-            raise ImageRefused("too_large", f"the image is too large ({w} x {h} pixels; {too_large})")
         try:
             im.load()
             im = ImageOps.exif_transpose(im)
@@ -72,7 +82,7 @@ def _decode(fp, size: int, max_pixels: int) -> np.ndarray:
         except Exception:  # noqa: BLE001  (any decoder failure: truncated, corrupt)
             raise ImageRefused("damaged", "the image is damaged and cannot be decoded") from None
     if rgb.ndim != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
-        raise ImageRefused("damaged", "the image is empty (0 pixels)")
+        raise ImageRefused("damaged", "the image has no pixels")
     return rgb
 
 

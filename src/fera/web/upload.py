@@ -83,6 +83,14 @@ class _Parts:
         self.ended = True
 
 
+def _quiet():
+    import logging
+
+    log = logging.getLogger("fera.web.upload.parser")
+    log.propagate, log.disabled = False, True
+    return log
+
+
 async def read_form(request, max_file: int, fields: tuple[str, ...] = ()) -> tuple[bytes, dict[str, str]]:
     """(the photo's bytes, {field: text}) of a multipart/form-data request whose photo is in ``file``."""
     from python_multipart.exceptions import FormParserError
@@ -102,6 +110,7 @@ async def read_form(request, max_file: int, fields: tuple[str, ...] = ()) -> tup
     parts = _Parts(max_file, fields)
     try:
         parser = MultipartParser(params[b"boundary"], parts.callbacks())
+        parser.logger = _quiet()  # it logs each malformed upload before raising; the client gets the sentence
         received = 0
         async for chunk in request.stream():
             received += len(chunk)
