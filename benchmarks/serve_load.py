@@ -187,25 +187,30 @@ def main() -> int:
     report = {
         "clients": args.clients, "streams": args.streams, "seconds": round(wall, 1),
         "photo_requests": done, "photo_requests_per_s": round(done / wall, 2),
-        "photo_ms_p50": pct(load.photo_ms, 50), "photo_ms_p95": pct(load.photo_ms, 95), "refusals_as_expected": load.refused,
+        "photo_ms_p50": pct(load.photo_ms, 50), "photo_ms_p95": pct(load.photo_ms, 95),
+        "refusals_as_expected": load.refused,
         "frames": len(load.frame_ms), "frames_per_s": round(len(load.frame_ms) / wall, 2),
         "frame_ms_p50": pct(load.frame_ms, 50), "frame_ms_p95": pct(load.frame_ms, 95),
         "errors": len(load.errors), "error_examples": load.errors[:5],
         "server_rss_mib_after_warmup": round(start_rss.get("VmRSS", 0) / 1024, 1),
         "server_rss_mib_every_100": [(n, round(kb / 1024, 1)) for n, kb in sorted(load.rss)],
-        "server_rss_mib_end": round(end.get("VmRSS", 0) / 1024, 1), "server_peak_rss_mib": round(end.get("VmHWM", 0) / 1024, 1),
+        "server_rss_mib_end": round(end.get("VmRSS", 0) / 1024, 1),
+        "server_peak_rss_mib": round(end.get("VmHWM", 0) / 1024, 1),
         "server_log_lines": len([ln for ln in log.splitlines() if "serving on" not in ln]),
     }
     if args.json:
         print(json.dumps(report))
         return 0
     print(f"{args.clients} photo clients and {args.streams} frame streams for {wall:.1f} s on 127.0.0.1")
-    print(f"photos: {done} requests, {report['photo_requests_per_s']} requests/s, latency p50 {report['photo_ms_p50']} ms, "
+    print(f"photos: {done} requests, {report['photo_requests_per_s']} requests/s, "
+          f"latency p50 {report['photo_ms_p50']} ms, "
           f"p95 {report['photo_ms_p95']} ms ({load.refused} refusals answered as expected)")
-    print(f"frames: {len(load.frame_ms)}, {report['frames_per_s']} frames/s, round trip p50 {report['frame_ms_p50']} ms, "
+    print(f"frames: {len(load.frame_ms)}, {report['frames_per_s']} frames/s, "
+          f"round trip p50 {report['frame_ms_p50']} ms, "
           f"p95 {report['frame_ms_p95']} ms")
     print(f"unexpected errors: {len(load.errors)}" + "".join(f"\n  {e}" for e in load.errors[:5]))
-    print(f"server memory: {report['server_rss_mib_after_warmup']} MiB after warm-up, {report['server_rss_mib_end']} MiB "
+    print(f"server memory: {report['server_rss_mib_after_warmup']} MiB after warm-up, "
+          f"{report['server_rss_mib_end']} MiB "
           f"at the end, peak {report['server_peak_rss_mib']} MiB")
     print("server resident size after N photo requests: "
           + ", ".join(f"{n}: {mb} MiB" for n, mb in report["server_rss_mib_every_100"]))

@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 from conftest import REPO, free_port, image_claiming
@@ -65,7 +66,7 @@ def test_error_paths_need_no_training_package(args, words):
 def test_assist_and_models_run_without_training_packages(tmp_path):
     r = fera("assist", "--source", SAMPLES, "--speech", "off", "--json")
     assert r.returncode == 0, r.stderr
-    said = {json.loads(line)["source"].rsplit("/", 1)[-1]: json.loads(line)["sentence"] for line in r.stdout.splitlines()}
+    said = {Path(d["source"]).name: d["sentence"] for d in map(json.loads, r.stdout.splitlines())}
     assert said["astronaut.png"] == "1 face: ahead appears happy" and said["grace_hopper.jpg"].startswith("1 face: ")
     r = fera("models")
     assert r.returncode == 0 and "vgg13 (shipped)" in r.stdout and "vgg13 (architecture)" in r.stdout, r.stderr

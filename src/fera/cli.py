@@ -32,7 +32,8 @@ def _data_options() -> argparse.ArgumentParser:
     g.add_argument("--data_root", help="FER-style root (train/, optional val/ and test/) or a FER-2013 CSV")
     g.add_argument("--img_size", type=_size, help="HEIGHT,WIDTH images are converted to (default 48,48)")
     g.add_argument("--batch_size", type=COUNT, help="images per batch (default 64)")
-    g.add_argument("--val_split", type=float_in(0, 1, open_lo=True, open_hi=True), help="share of train/ held out when there is no val/ (default 0.2)")
+    g.add_argument("--val_split", type=float_in(0, 1, open_lo=True, open_hi=True),
+                   help="share of train/ held out when there is no val/ (default 0.2)")
     g.add_argument("--seed", type=NON_NEGATIVE, help="seed for the split, shuffling and augmentation (default 42)")
     g.add_argument("--cache_dir", help="decoded-data cache folder (default $FERA_CACHE_DIR or ~/.cache/fera)")
     g.add_argument("--no_cache", action="store_true", help="neither read nor write the decoded-data cache")
@@ -110,7 +111,8 @@ def _train_options() -> argparse.ArgumentParser:
     g.add_argument("--optimizer", choices=OPTIMIZERS,
                    help="adam (default, the design's), adamw (--l2 as decoupled weight decay) or sgd (Nesterov)")
     g.add_argument("--lr", type=POSITIVE, help="peak learning rate (default 1e-3)")
-    g.add_argument("--warmup_epochs", type=float_in(0), help="epochs of linear learning-rate warm-up (default 1; 0 = none)")
+    g.add_argument("--warmup_epochs", type=float_in(0),
+                   help="epochs of linear learning-rate warm-up (default 1; 0 = none)")
     g.add_argument("--l2", type=float_in(0), help="L2 penalty on kernels (default 1e-4; weight decay with adamw)")
     g.add_argument("--dropout", type=RATE, help="dropout after the dense layers (default 0.5)")
     g.add_argument("--block_dropout", type=RATE, help="dropout after each conv block (default 0)")
@@ -122,7 +124,8 @@ def _train_options() -> argparse.ArgumentParser:
     g.add_argument("--class_weight", choices=CLASS_WEIGHTINGS,
                    help="class weighting of the loss (default balanced, as the design)")
     g.add_argument("--no_augment", action="store_true", help="train without augmentation")
-    g.add_argument("--crop", type=NON_NEGATIVE, help="random crop: pad by this many pixels and cut the original size (default 0)")
+    g.add_argument("--crop", type=NON_NEGATIVE,
+                   help="random crop: pad by this many pixels and cut the original size (default 0)")
     g.add_argument("--erasing", type=FRACTION, help="share of images with a random rectangle erased (default 0)")
     g.add_argument("--precision", choices=PRECISIONS,
                    help="float32 (default) or mixed_bfloat16: ~1.5x faster on CPUs with bf16 support")
