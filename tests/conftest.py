@@ -1,5 +1,9 @@
 """Shared fixtures: tiny datasets made on the fly; nothing here needs ../shared or a GPU."""
+import contextlib
 import os
+import socket
+import threading
+import time
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -39,3 +43,69 @@ def make_tree(root: Path, spec: dict[str, dict[str, int]], size=(48, 48), seed=0
             for i in range(n):
                 Image.fromarray(rng.integers(0, 256, size, dtype=np.uint8)).save(d / f"{c}_{i}.png")
     return root
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(**settings):
+    """`fera serve`'s app in uvicorn, in a thread, on 127.0.0.1 and a free port: yields its URL."""
+    import uvicorn
+
+    from fera.web.server import ServeConfig, create_app
+
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(ServeConfig(port=port, **settings)), host="127.0.0.1", port=port,
+                                        log_level="warning"))
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    for _ in range(100):
+        if srv.started:
+            break
+        time.sleep(0.1)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        t.join(10)
+
+
+def image_claiming(fmt: str, width: int, height: int) -> bytes:
+    """A small image file whose header claims ``width`` x ``height`` pixels (what a decompression bomb
+    looks like before decoding): a 16 x 16 image saved by Pillow, with its size fields rewritten."""
+    import io
+    import struct
+    import zlib
+
+    if fmt == "PPM":
+        return b"P5\n%d %d\n255\n" % (width, height) + bytes(256)
+    buf = io.BytesIO()
+    Image.fromarray(np.full((16, 16, 3), 120, np.uint8)).save(buf, format=fmt, **(
+        {"lossless": True} if fmt == "WEBP" else {"compression": "raw"} if fmt == "TIFF" else {}))
+    b = bytearray(buf.getvalue())
+    if fmt == "PNG":  # IHDR: width, height (big-endian), then the chunk's CRC
+        struct.pack_into(">II", b, 16, width, height)
+        struct.pack_into(">I", b, 29, zlib.crc32(bytes(b[12:29])))
+    elif fmt == "BMP":
+        struct.pack_into("<ii", b, 18, width, height)
+    elif fmt == "GIF":  # the logical screen and the first image descriptor
+        struct.pack_into("<HH", b, 6, width, height)
+        struct.pack_into("<HH", b, b.index(b"\x2c", 13) + 5, width, height)
+    elif fmt == "JPEG":  # start of frame: height, then width
+        struct.pack_into(">HH", b, b.index(b"\xff\xc0") + 5, height, width)
+    elif fmt == "TIFF":  # ImageWidth (256) and ImageLength (257) in the first IFD
+        ifd = struct.unpack_from("<I", b, 4)[0]
+        for i in range(struct.unpack_from("<H", b, ifd)[0]):
+            at = ifd + 2 + 12 * i
+            tag, kind = struct.unpack_from("<HH", b, at)
+            if tag in (256, 257):
+                struct.pack_into("<H" if kind == 3 else "<I", b, at + 8, width if tag == 256 else height)
+    elif fmt == "WEBP":  # lossless (VP8L): 14 bits each of width - 1 and height - 1
+        assert bytes(b[12:16]) == b"VP8L"
+        bits = struct.unpack_from("<I", b, 21)[0]
+        struct.pack_into("<I", b, 21, (bits & ~0x0FFFFFFF) | (width - 1) | (height - 1) << 14)
+    return bytes(b)

@@ -6,13 +6,12 @@ DevTools protocol, like any page script would not be.
 """
 import shutil
 import socket
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, running_server
 from PIL import Image
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -26,30 +25,10 @@ playwright = pytest.importorskip("playwright.sync_api", reason="pip install play
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    import uvicorn
-
-    from fera.web.server import ServeConfig, create_app
-
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(ServeConfig(port=port)), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    t.join(10)
+    with running_server() as url:
+        yield url
 
 
 def y4m(path: Path, frames: int = 45) -> Path:
@@ -125,6 +104,53 @@ def test_non_image_upload_gives_an_alert(browser, server, tmp_path):
     page.wait_for_selector("#alert:not(:empty)")
     assert "not an image" in page.text_content("#alert")
     assert axe_violations(page) == []
+
+
+def test_a_failed_upload_clears_the_previous_photo(browser, server, tmp_path):
+    """The old photo, its text alternative and caption go, and Grad-CAM is disabled: a screen reader never
+    meets the previous photo's description after a new one failed. Opened as localhost this time."""
+    page = browser.new_page()
+    page.goto(server.replace("127.0.0.1", "localhost"))
+    page.set_input_files("#photo-file", str(SAMPLES / "astronaut.png"))
+    page.click("#describe-photo")
+    page.wait_for_selector("#explain-photo:not([disabled])", timeout=30000)
+    assert "appears happy" in page.get_attribute("#photo-annotated", "alt")
+    (tmp_path / "notes.png").write_text("not really a photo")
+    page.set_input_files("#photo-file", str(tmp_path / "notes.png"))
+    page.click("#describe-photo")
+    page.wait_for_selector("#alert:not(:empty)")
+    assert page.is_disabled("#explain-photo") and page.is_hidden("#photo-figure")
+    assert page.get_attribute("#photo-annotated", "alt") == "" and page.get_attribute("#photo-annotated", "src") is None
+    assert page.text_content("#photo-caption") == "" and page.text_content("#photo-sentence") == ""
+    assert axe_violations(page) == []
+
+
+def test_other_websites_cannot_use_fera(pw, server, tmp_path):
+    """A page of another website (evil.example, resolved to this computer as DNS rebinding would) gets 403
+    for fera's page under its own name, and its WebSocket to fera is refused before any event."""
+    import http.server
+    import threading
+
+    port = int(server.rsplit(":", 1)[1])
+    (tmp_path / "index.html").write_text(
+        "<!doctype html><title></title><script>"
+        f"const ws = new WebSocket('ws://127.0.0.1:{port}/api/live');"
+        "ws.onopen = () => { document.title = 'opened'; ws.send(JSON.stringify({type: 'describe'})); };"
+        "ws.onmessage = (m) => { document.title = 'message ' + m.data; };"
+        "ws.onclose = () => { if (!document.title) document.title = 'refused'; };</script>")
+    handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path))  # noqa: E731
+    evil = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    b = launch(pw, "--host-resolver-rules=MAP evil.example 127.0.0.1")
+    try:
+        page = b.new_page()
+        r = page.goto(f"http://evil.example:{port}/")  # fera's own page, under another site's name
+        assert r.status == 403 and "only requests for this computer" in page.content()
+        page.goto(f"http://evil.example:{evil.server_address[1]}/")  # another site's page, talking to fera
+        assert wait_until(page, "document.title") == "refused"
+    finally:
+        b.close()
+        evil.shutdown()
 
 
 def test_every_control_is_reached_with_tab_and_shows_focus(browser, server):

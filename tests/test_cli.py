@@ -49,3 +49,51 @@ def test_models_lists_the_registry(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert "vgg13 (architecture):" in out and "fast (architecture):" in out
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["serve", "--port", "99999"], "argument --port: must be from 1 to 65535 (got 99999)"),
+    (["serve", "--port", "-5"], "argument --port: must be from 1 to 65535 (got -5)"),
+    (["serve", "--port", "http"], "argument --port: expected a whole number (got 'http')"),
+    (["assist", "--max_frames", "-1"], "argument --max_frames: must be at least 1 (got -1)"),
+    (["assist", "--max_frames", "0"], "argument --max_frames: must be at least 1 (got 0)"),
+    (["assist", "--not_sure_below", "1.5"], "argument --not_sure_below: must be from 0 to 1 (got 1.5)"),
+    (["assist", "--not_sure_below", "nan"], "argument --not_sure_below: must be from 0 to 1 (got nan)"),
+    (["assist", "--verbosity", "9"], "argument --verbosity: invalid choice: 9"),
+    (["data", "--data_root", "x", "--batch_size", "0"], "argument --batch_size: must be at least 1 (got 0)"),
+    (["data", "--data_root", "x", "--val_split", "1"], "argument --val_split: must be above 0 and below 1 (got 1)"),
+    (["train", "--epochs", "0"], "argument --epochs: must be at least 1 (got 0)"),
+    (["train", "--lr", "0"], "argument --lr: must be more than 0 (got 0)"),
+    (["train", "--dropout", "1"], "argument --dropout: must be at least 0 and below 1 (got 1)"),
+    (["explain", "--image", "x.png"], "the following arguments are required: --model"),
+])
+def test_out_of_range_options_are_one_line_errors(argv, words, capsys):
+    """Every parsing error is one line with the same prefix as every other error, and exit code 2."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1, err
+    assert err.startswith("fera: error: ") and words in err and f"see `fera {argv[0]} -h`" in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["assist", "--model", "vgg16", "--source", "src/fera/assets/samples/astronaut.png", "--speech", "off"],
+    ["explain", "--model", "vgg16", "--image", "src/fera/assets/samples/astronaut.png"],
+    ["evaluate", "--model", "models/vgg16.onnx", "--data_root", "x", "--out_dir", "o"],
+])
+def test_an_unknown_model_lists_the_shipped_ones(argv, capsys, monkeypatch):
+    from conftest import REPO
+
+    monkeypatch.chdir(REPO)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fera: error: model not found: ") and "(shipped models: fast, vgg13; or give " in err
+
+
+def test_architectures_are_listed_without_keras_as_the_registry_has_them():
+    from fera.cli import architectures
+    from fera.models import _registry, list_models
+
+    listed = architectures()
+    assert [n for n, _ in listed] == list_models()
+    assert all(doc == _registry._MODELS[n].__doc__.strip().splitlines()[0] for n, doc in listed)

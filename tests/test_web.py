@@ -19,7 +19,8 @@ SAMPLES = REPO / "src" / "fera" / "assets" / "samples"
 
 @pytest.fixture(scope="module")
 def client():
-    with TestClient(create_app(ServeConfig(max_upload_bytes=2 * 2**20))) as c:
+    # the address the browser would use: the server refuses requests for any other host
+    with TestClient(create_app(ServeConfig(max_upload_bytes=2 * 2**20)), base_url="http://127.0.0.1:8000") as c:
         yield c
 
 
@@ -40,10 +41,16 @@ def test_page_is_local_with_a_strict_csp(client):
     assert 'role="status"' in r.text and 'aria-live="polite"' in r.text and 'role="alert"' in r.text
 
 
+def test_favicon_is_served(client):
+    r = client.get("/favicon.ico")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml") and b"<svg" in r.content
+
+
 def test_docs_describe_the_api_without_external_assets(client):
     r = client.get("/docs")
     assert r.status_code == 200 and "POST /api/analyze" in r.text and "WebSocket /api/live" in r.text
     assert "cdn" not in r.text.lower() and "https://" not in r.text
+    assert '<th scope="row">file</th>' in r.text and '<th scope="row">class_name</th>' in r.text  # the upload fields
     assert "/api/analyze" in client.get("/openapi.json").json()["paths"]
 
 
@@ -79,13 +86,16 @@ def test_decompression_bomb_is_refused_before_decoding(client):
 def test_live_socket_survives_malformed_messages(client):
     frame = np.full((480, 640, 3), 100, np.uint8)
     frame[90:390, 170:470] = np.asarray(Image.open(SAMPLES / "astronaut.png").convert("RGB").resize((300, 300)))
-    with client.websocket_connect("/api/live") as ws:
+    with client.websocket_connect("ws://127.0.0.1:8000/api/live") as ws:
         ws.send_text("not json")
         assert ws.receive_json()["type"] == "error"
         ws.send_text(json.dumps({"type": "launch"}))
         assert "unknown command" in ws.receive_json()["message"]
         ws.send_bytes(b"\x00garbage")
         assert "frame ignored" in ws.receive_json()["message"]
+        for wrong in (9, -1, True, "2", None):  # an out-of-range value is named as such, and changes nothing
+            ws.send_text(json.dumps({"type": "verbosity", "value": wrong}))
+            assert ws.receive_json() == {"type": "error", "message": f"verbosity must be 0, 1, 2 or 3 (got {wrong})"}
         ws.send_text(json.dumps({"type": "verbosity", "value": 3}))
         assert ws.receive_json() == {"type": "verbosity", "value": 3}
         events = []

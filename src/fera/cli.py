@@ -9,9 +9,10 @@ import sys
 import time
 from dataclasses import fields
 
+from fera.argtypes import COUNT, FRACTION, NON_NEGATIVE, POSITIVE, RATE, Parser, float_in
 from fera.config import (CLASS_WEIGHTINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, AugmentConfig, DataConfig, ModelConfig,
                          RunConfig, TrainConfig)
-from fera.errors import FeraError
+from fera.errors import FeraError, Interrupted, missing_package
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -30,9 +31,10 @@ def _data_options() -> argparse.ArgumentParser:
     g = p.add_argument_group("data")
     g.add_argument("--data_root", help="FER-style root (train/, optional val/ and test/) or a FER-2013 CSV")
     g.add_argument("--img_size", type=_size, help="HEIGHT,WIDTH images are converted to (default 48,48)")
-    g.add_argument("--batch_size", type=int, help="images per batch (default 64)")
-    g.add_argument("--val_split", type=float, help="share of train/ held out when there is no val/ (default 0.2)")
-    g.add_argument("--seed", type=int, help="seed for the split, shuffling and augmentation (default 42)")
+    g.add_argument("--batch_size", type=COUNT, help="images per batch (default 64)")
+    g.add_argument("--val_split", type=float_in(0, 1, open_lo=True, open_hi=True),
+                   help="share of train/ held out when there is no val/ (default 0.2)")
+    g.add_argument("--seed", type=NON_NEGATIVE, help="seed for the split, shuffling and augmentation (default 42)")
     g.add_argument("--cache_dir", help="decoded-data cache folder (default $FERA_CACHE_DIR or ~/.cache/fera)")
     g.add_argument("--no_cache", action="store_true", help="neither read nor write the decoded-data cache")
     g.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -105,24 +107,26 @@ def _train_options() -> argparse.ArgumentParser:
     g = p.add_argument_group("training")
     g.add_argument("--out_dir", help="folder for the run's artifacts (default runs/vgg13_fer)")
     g.add_argument("--model", help="registry name of the model (default vgg13; see `fera models`)")
-    g.add_argument("--epochs", type=int, help="maximum epochs (default 20)")
+    g.add_argument("--epochs", type=COUNT, help="maximum epochs (default 20)")
     g.add_argument("--optimizer", choices=OPTIMIZERS,
                    help="adam (default, the design's), adamw (--l2 as decoupled weight decay) or sgd (Nesterov)")
-    g.add_argument("--lr", type=float, help="peak learning rate (default 1e-3)")
-    g.add_argument("--warmup_epochs", type=float, help="epochs of linear learning-rate warm-up (default 1; 0 = none)")
-    g.add_argument("--l2", type=float, help="L2 penalty on kernels (default 1e-4; weight decay with adamw)")
-    g.add_argument("--dropout", type=float, help="dropout after the dense layers (default 0.5)")
-    g.add_argument("--block_dropout", type=float, help="dropout after each conv block (default 0)")
+    g.add_argument("--lr", type=POSITIVE, help="peak learning rate (default 1e-3)")
+    g.add_argument("--warmup_epochs", type=float_in(0),
+                   help="epochs of linear learning-rate warm-up (default 1; 0 = none)")
+    g.add_argument("--l2", type=float_in(0), help="L2 penalty on kernels (default 1e-4; weight decay with adamw)")
+    g.add_argument("--dropout", type=RATE, help="dropout after the dense layers (default 0.5)")
+    g.add_argument("--block_dropout", type=RATE, help="dropout after each conv block (default 0)")
     g.add_argument("--schedule", choices=SCHEDULES,
                    help="learning rate after the warm-up: plateau (default, ReduceLROnPlateau) or cosine")
-    g.add_argument("--label_smoothing", type=float, help="label smoothing of the loss (default 0)")
-    g.add_argument("--min_lr", type=float, help="lowest learning rate of either schedule (default 1e-6)")
-    g.add_argument("--patience", type=int, help="early-stopping patience in epochs (default 10)")
+    g.add_argument("--label_smoothing", type=RATE, help="label smoothing of the loss (default 0)")
+    g.add_argument("--min_lr", type=float_in(0), help="lowest learning rate of either schedule (default 1e-6)")
+    g.add_argument("--patience", type=NON_NEGATIVE, help="early-stopping patience in epochs (default 10)")
     g.add_argument("--class_weight", choices=CLASS_WEIGHTINGS,
                    help="class weighting of the loss (default balanced, as the design)")
     g.add_argument("--no_augment", action="store_true", help="train without augmentation")
-    g.add_argument("--crop", type=int, help="random crop: pad by this many pixels and cut the original size (default 0)")
-    g.add_argument("--erasing", type=float, help="share of images with a random rectangle erased (default 0)")
+    g.add_argument("--crop", type=NON_NEGATIVE,
+                   help="random crop: pad by this many pixels and cut the original size (default 0)")
+    g.add_argument("--erasing", type=FRACTION, help="share of images with a random rectangle erased (default 0)")
     g.add_argument("--soft_labels", help="labels.csv of `fera data convert --ferplus`: train on each image's vote "
                    "distribution (evaluation stays on the folders' majority labels)")
     g.add_argument("--precision", choices=PRECISIONS,
@@ -220,7 +224,6 @@ def cmd_export(args) -> int:
 def cmd_models(args) -> int:
     """List the models that ship with fera (size, val accuracy, latency), then the architectures."""
     from fera import shipped
-    from fera.models import _registry, list_models
 
     for name in shipped.shipped_names():
         c = shipped.card(name)
@@ -236,15 +239,29 @@ def cmd_models(args) -> int:
             size = ", ".join(f"{f} {v} MiB" for f, v in files.items())
             print(f"{name} (shipped): val accuracy {row['val_accuracy']:.1%}, macro-F1 {row['val_macro_f1']:.3f}; "
                   f"per face {lat}; {size}")
-    for name in list_models():
-        doc = (_registry._MODELS[name].__doc__ or "").strip().splitlines()[0]
+    for name, doc in architectures():
         print(json.dumps({"name": name, "architecture": True, "description": doc}) if args.json
               else f"{name} (architecture): {doc}")
     return 0
 
 
+def architectures() -> list[tuple[str, str]]:
+    """(name, first line of its docstring) of every ``@register_model`` function in ``fera.models``, read
+    from the source: importing the registry imports Keras, and listing models must not need it."""
+    import ast
+    from pathlib import Path
+
+    found = []
+    for path in sorted((Path(__file__).parent / "models").glob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.FunctionDef) and any(getattr(d, "id", None) == "register_model"
+                                                         for d in node.decorator_list):
+                found.append((node.name, ((ast.get_docstring(node) or "").strip().splitlines() or [""])[0]))
+    return sorted(found)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fera", description=__doc__)
+    parser = Parser(prog="fera", description=__doc__)
     from fera import __version__
 
     parser.add_argument("--version", action="version", version=f"fera {__version__}")
@@ -301,18 +318,21 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except Interrupted as e:
+        _err(f"fera: {e}")
+        return 130
     except FeraError as e:
-        from fera.train import Interrupted
-
-        _err(f"fera: {e}" if isinstance(e, Interrupted) else f"fera: error: {e}")
-        return 130 if isinstance(e, Interrupted) else 2
+        _err(f"fera: error: {e}")
+        return 2
+    except ImportError as e:  # a package of an extra that is not installed (Keras, its backend ...)
+        _err(f"fera: error: {missing_package(e)}")
+        return 2
     except KeyboardInterrupt:
         _err("fera: interrupted")
         return 130
     except MemoryError:
         _err("fera: error: out of memory; try a smaller --batch_size or --img_size")
         return 2
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -96,7 +96,7 @@ def load_any(model_ref: str, batch_size: int = 256):
         return (lambda x: m.predict_uint8(x, batch_size=batch_size)), m.meta, f"{model_ref} ({m.path.name}, ONNX Runtime)"
     p = Path(model_ref).expanduser()
     if not p.exists() and (p.suffix or len(p.parts) > 1):
-        raise FeraError(f"model not found: {model_ref}")
+        raise shipped.not_found(model_ref, "an .onnx, .keras or .h5 file or a run folder")
     if not p.exists():
         raise FeraError(f"no shipped model, model file or run folder named {model_ref!r} "
                         f"(shipped: {', '.join(shipped.shipped_names()) or 'none'})")

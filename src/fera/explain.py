@@ -23,6 +23,8 @@ def load_keras_any(ref: str):
 
     if shipped.is_shipped(ref):
         return shipped.load_keras(ref)
+    if not Path(ref).expanduser().exists():
+        raise shipped.not_found(ref, "a .keras/.h5 file or a run folder")
     from fera.modelio import load_model
 
     return load_model(ref)
@@ -111,9 +113,12 @@ def position(box, image: np.ndarray) -> str | None:
 def explain_image(model_ref: str, image_path: str, out: str | None = None, class_name: str | None = None,
                   whole: bool = False) -> list[Explained]:
     """Grad-CAM for every face of a photo; one overlay PNG per face (``out``, or NAME_gradcam.png)."""
+    from fera import shipped
     from fera.fileio import atomic_path
     from fera.runtime.sources import read_image
 
+    if not shipped.is_shipped(model_ref) and not Path(model_ref).expanduser().exists():
+        raise shipped.not_found(model_ref, "a .keras/.h5 file or a run folder")  # before any work
     try:
         image = read_image(image_path)
     except FileNotFoundError:

@@ -48,11 +48,19 @@ def is_shipped(ref: str) -> bool:
     return (MODELS_DIR / f"{ref}.json").is_file()
 
 
+def not_found(ref: str, other: str = "an .onnx file") -> FeraError:
+    """The error for a model that is neither shipped nor a file: it names what is valid."""
+    return FeraError(f"model not found: {ref} (shipped models: {', '.join(shipped_names()) or 'none'}; "
+                     f"or give {other})")
+
+
 def load_onnx(ref: str, int8: bool = False, threads: int | None = None):
     """An ``OnnxModel`` from a shipped name or an ``.onnx`` path."""
     from fera.inference import OnnxModel
 
-    return OnnxModel.load(onnx_path(ref, int8) if is_shipped(ref) else Path(ref), threads)
+    if not is_shipped(ref) and not Path(ref).expanduser().is_file():
+        raise not_found(ref)
+    return OnnxModel.load(onnx_path(ref, int8) if is_shipped(ref) else Path(ref).expanduser(), threads)
 
 
 def save_keras_weights(model, meta: dict, path: Path) -> None:

@@ -18,15 +18,11 @@ import numpy as np
 from fera.augment import Batches
 from fera.config import CLASS_WEIGHTINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, RunConfig
 from fera.data import Dataset, class_weights, load_dataset, write_label_map
-from fera.errors import FeraError
+from fera.errors import FeraError, Interrupted
 from fera.evaluate import _skipped_summary, predict_proba, score, write_artifacts
 from fera.fileio import read_json, write_json, write_text
 from fera.modelio import load_model, load_training_state, make_meta, save_model, save_training_state
 from fera.models import create_model
-
-
-class Interrupted(FeraError):
-    """Training was stopped by the user (Ctrl-C); the last finished epoch is saved."""
 
 
 class _RunState(keras.callbacks.Callback):

@@ -132,6 +132,7 @@ def _frames(source, out: Output, speaker):
 
 def add_arguments(p) -> None:
     """`fera assist` options (defined here, next to the loop that uses them)."""
+    from fera.argtypes import COUNT, FRACTION
     from fera.runtime.speak import MODES
 
     p.add_argument("--source", default="0", help="camera index (default 0), video file, image, folder of "
@@ -148,12 +149,12 @@ def add_arguments(p) -> None:
     p.add_argument("--verbosity", type=int, choices=(0, 1, 2, 3), default=2,
                    help="0 earcons only, 1 terse, 2 default, 3 adds distance and confidence")
     p.add_argument("--mirror", action="store_true", help="swap left and right (a selfie camera)")
-    p.add_argument("--not_sure_below", type=float, default=None,
+    p.add_argument("--not_sure_below", type=FRACTION, default=None,
                    help="calibrated confidence below which a face is 'not sure' (default 0.4)")
     p.add_argument("--record", action="store_true", help="write annotated photos or an annotated video "
                    "(boxes and words, for a sighted helper) to --save; without it fera writes no frame to disk")
     p.add_argument("--save", default="fera_recordings", help="folder for --record (default fera_recordings)")
-    p.add_argument("--max_frames", type=int, default=None, help="stop a camera or video after this many frames")
+    p.add_argument("--max_frames", type=COUNT, default=None, help="stop a camera or video after this many frames")
     p.add_argument("--json", action="store_true", help="one JSON object per photo, or per decision for "
                    "streams (suppressed ones too, with the reason)")
 

@@ -56,16 +56,11 @@ class Source:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """An RGB uint8 array from any image file Pillow reads (EXIF orientation applied)."""
-    from PIL import Image, ImageOps
+    """An RGB uint8 array from an image file (EXIF orientation applied); photos over
+    ``fera.images.MAX_PIXELS`` are refused from their header, before decoding."""
+    from fera.images import read_rgb
 
-    with Image.open(path) as im:
-        im.load()
-        im = ImageOps.exif_transpose(im)
-        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-            background = Image.new("RGBA", im.size, (255, 255, 255, 255))
-            im = Image.alpha_composite(background, im.convert("RGBA"))
-        return np.asarray(im.convert("RGB"))
+    return read_rgb(path)
 
 
 def _photos(paths: list[Path], skipped: list[Skipped]) -> Iterator[Frame]:

@@ -25,8 +25,9 @@ def render_docs(spec: dict) -> str:
                          f"<p>{e(op.get('description', ''))}</p>")
             body = op.get("requestBody", {}).get("content", {})
             for ctype, c in body.items():
-                ref = c.get("schema", {}).get("$ref", "")
-                schema = spec.get("components", {}).get("schemas", {}).get(ref.rsplit("/", 1)[-1], {})
+                schema = c.get("schema", {})
+                if "$ref" in schema:
+                    schema = spec.get("components", {}).get("schemas", {}).get(schema["$ref"].rsplit("/", 1)[-1], {})
                 rows = "".join(f"<tr><th scope=\"row\">{e(k)}</th><td>{e(v.get('type', v.get('format', '')))}</td>"
                                f"<td>{'yes' if k in schema.get('required', []) else 'no'}</td></tr>"
                                for k, v in schema.get("properties", {}).items())
@@ -34,7 +35,7 @@ def render_docs(spec: dict) -> str:
                              f"</th><th scope=\"col\">type</th><th scope=\"col\">required</th></tr></thead>"
                              f"<tbody>{rows}</tbody></table>")
             codes = ", ".join(f"{c} {r.get('description', '')}" for c, r in op.get("responses", {}).items())
-            parts.append(f"<p>Responses: {e(codes)}; 413 too large, 415 not an image, with "
+            parts.append(f"<p>Responses: {e(codes)}; refusals come with "
                          "<code>{\"error\": \"...\"}</code>.</p>")
     ws = "".join(f"<tr><th scope=\"row\"><code>{e(a)}</code></th><td>{e(b)}</td></tr>" for a, b in WEBSOCKET)
     parts.append("<h2>WebSocket /api/live</h2><table><caption>Messages</caption><thead><tr><th scope=\"col\">"

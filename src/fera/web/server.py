@@ -9,7 +9,8 @@
   events for what the announcer decided to say. Bad messages get ``{"type": "error"}`` and the
   connection stays open.
 
-Frames and photos are decoded in memory and never written to disk.
+Frames and photos are held and decoded in memory and never written to disk (``upload.py``); requests
+for other hosts or from other web pages are refused (``guard.py``).
 """
 
 import base64
@@ -21,7 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fera.errors import FeraError
+from fera.errors import FeraError, missing_package
+from fera.images import MAX_PIXELS
+from fera.web.upload import Refused, read_form
 
 STATIC = Path(__file__).resolve().parent / "static"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -33,39 +36,26 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 @dataclass
 class ServeConfig:
     host: str = "127.0.0.1"  # loopback only; another address needs allow_remote
-    port: int = 8000
+    port: int = 8000  # requests must be for this port (0: whatever port the server listens on)
+    allowed_hosts: tuple[str, ...] = ()  # host names besides loopback that requests may be for (--allow_remote)
     photo_model: str | None = None  # a shipped name or .onnx for photos (default: the most accurate shipped)
     live_model: str = "fast"  # ... for the live camera
     max_upload_bytes: int = 10 * 2**20  # uploads above this are refused with 413
-    max_pixels: int = 40_000_000  # decoded images above this many pixels are refused (decompression bombs)
+    max_pixels: int = MAX_PIXELS  # images above this many pixels are refused from their header (decompression bombs)
     max_frame_bytes: int = 2 * 2**20  # one live frame, at most
 
 
-class BadImage(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
+STATUS = {"empty": 400, "not_image": 415, "too_large": 413, "damaged": 415}  # fera.images.ImageRefused kinds
 
 
 def decode_image(data: bytes, cfg: ServeConfig) -> np.ndarray:
-    """RGB array from image bytes; refuses non-images (415) and oversized ones (413) before decoding."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    """RGB array from image bytes; refuses non-images (415) and oversized ones (413, from the header)."""
+    from fera.images import ImageRefused, read_rgb
 
-    if not data:
-        raise BadImage(400, "the file is empty")
     try:
-        im = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise BadImage(415, "this file is not an image fera can read (use JPEG, PNG, WebP, GIF, BMP or TIFF)") from None
-    if im.width * im.height > cfg.max_pixels:  # checked from the header, before any pixel is decoded
-        raise BadImage(413, f"the image is too large ({im.width} x {im.height} pixels; at most "
-                            f"{cfg.max_pixels // 1_000_000} million)")
-    try:
-        im.load()
-        im = ImageOps.exif_transpose(im)
-        return np.asarray(im.convert("RGB"))
-    except Exception:  # noqa: BLE001  (any decoder failure: truncated, corrupt)
-        raise BadImage(415, "the image is damaged and cannot be decoded") from None
+        return read_rgb(data, cfg.max_pixels)
+    except ImageRefused as e:
+        raise Refused(STATUS[e.kind], str(e)) from None
 
 
 def data_url(img, fmt: str = "JPEG") -> str:
@@ -129,15 +119,18 @@ def analyze(assistant, image: np.ndarray) -> dict:
 
 
 def create_app(cfg: ServeConfig | None = None):
-    from fastapi import FastAPI, File, Form, Request, UploadFile, WebSocket, WebSocketDisconnect
+    from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
     from fastapi.concurrency import run_in_threadpool
     from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
     from fastapi.staticfiles import StaticFiles
+
+    from fera.web.guard import LocalOnly
 
     cfg = cfg or ServeConfig()
     models = Models(cfg)
     app = FastAPI(title="fera", version="1", docs_url=None, redoc_url=None,
                   description="Describe the faces in photos or a live camera, offline.")
+    app.add_middleware(LocalOnly, port=cfg.port, hosts=cfg.allowed_hosts)  # inside the headers below
 
     @app.middleware("http")
     async def headers(request: Request, call_next):
@@ -148,19 +141,21 @@ def create_app(cfg: ServeConfig | None = None):
         response.headers["Permissions-Policy"] = "camera=(self), microphone=(), geolocation=()"
         return response
 
-    @app.exception_handler(BadImage)
-    async def bad_image(request: Request, exc: BadImage):
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused):
         return JSONResponse({"error": exc.message}, status_code=exc.status)
 
-    async def read_upload(file: UploadFile) -> np.ndarray:
-        data = await file.read(cfg.max_upload_bytes + 1)
-        if len(data) > cfg.max_upload_bytes:
-            raise BadImage(413, f"the file is larger than {cfg.max_upload_bytes // 2**20} MB")
-        return decode_image(data, cfg)
+    async def read_upload(request: Request, fields: tuple[str, ...] = ()) -> tuple[np.ndarray, dict]:
+        data, values = await read_form(request, cfg.max_upload_bytes, fields)
+        return await run_in_threadpool(decode_image, data, cfg), values
 
     @app.get("/", include_in_schema=False)
     async def index():
         return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon():
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
     @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
     async def docs():
@@ -168,19 +163,21 @@ def create_app(cfg: ServeConfig | None = None):
 
         return render_docs(app.openapi())
 
-    @app.post("/api/analyze", summary="Describe the faces in a photo")
-    async def api_analyze(file: UploadFile = File(..., description="the photo (at most 10 MB)")):
+    @app.post("/api/analyze", summary="Describe the faces in a photo", openapi_extra=upload_schema(cfg),
+              responses=REFUSALS)
+    async def api_analyze(request: Request):
         """Faces (box, position, expression, confidence, probabilities), the sentence the assistant
         would say, and an annotated copy of the photo (a JPEG data URL) with its text alternative."""
-        image = await read_upload(file)
+        image, _ = await read_upload(request)
         return await run_in_threadpool(lambda: analyze(models.assistant(live=False), image))
 
-    @app.post("/api/explain", summary="Grad-CAM overlays for the faces in a photo")
-    async def api_explain(file: UploadFile = File(...), class_name: str | None = Form(None)):
+    @app.post("/api/explain", summary="Grad-CAM overlays for the faces in a photo",
+              openapi_extra=upload_schema(cfg, class_name=True), responses=REFUSALS)
+    async def api_explain(request: Request):
         """For each face: the class explained, its calibrated probability, where the heat is in words,
         and the overlay as a PNG data URL. Needs Keras (``pip install fera[train]``)."""
-        image = await read_upload(file)
-        return await run_in_threadpool(lambda: explain(models, image, class_name))
+        image, values = await read_upload(request, ("class_name",))
+        return await run_in_threadpool(lambda: explain(models, image, values.get("class_name") or None))
 
     @app.websocket("/api/live")
     async def live(ws: WebSocket):
@@ -200,18 +197,32 @@ def create_app(cfg: ServeConfig | None = None):
     return app
 
 
+REFUSALS = {403: {"description": "for another host, or from another web page"},
+            413: {"description": "larger than the limits"}, 415: {"description": "not an image fera reads"}}
+
+
+def upload_schema(cfg: ServeConfig, class_name: bool = False) -> dict:
+    """The request body, for /docs and /openapi.json (the routes read it themselves, in memory)."""
+    props = {"file": {"type": "string", "format": "binary",
+                      "description": f"the photo (at most {cfg.max_upload_bytes / 2**20:g} MB)"}}
+    if class_name:
+        props["class_name"] = {"type": "string", "description": "explain this class instead of the predicted one"}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["file"], "properties": props}}}}}
+
+
 def explain(models: Models, image: np.ndarray, class_name: str | None) -> dict:
     from fera.explain import explain_faces, find_faces, heat_words, overlay
 
     try:
         model, meta = models.keras()
-    except ImportError:
-        raise BadImage(501, "Grad-CAM needs Keras: pip install 'fera[train]'") from None
+    except ImportError as e:
+        raise Refused(501, missing_package(e)) from None
     crops, boxes = find_faces(image, detector=models.detector())
     if not crops:
         return {"faces": [], "sentence": "no face"}
     if class_name and class_name not in meta["class_names"]:
-        raise BadImage(400, f"unknown class {class_name!r}; the model's classes: {', '.join(meta['class_names'])}")
+        raise Refused(400, f"unknown class {class_name!r}; the model's classes: {', '.join(meta['class_names'])}")
     cams, probs, idx = explain_faces(model, meta, crops, class_name or None)
     out = []
     for n, (crop, cam, p, k) in enumerate(zip(crops, cams, probs, idx), start=1):
@@ -231,7 +242,7 @@ def handle_message(assistant, msg: dict, cfg: ServeConfig) -> list[dict]:
             return [{"type": "error", "message": f"frame larger than {cfg.max_frame_bytes // 2**20} MB ignored"}]
         try:
             image = decode_image(data, cfg)
-        except BadImage as e:
+        except Refused as e:
             return [{"type": "error", "message": f"frame ignored: {e.message}"}]
         r = assistant.step(image, time.monotonic())
         events = [announce(d) for d in r.decisions if d.spoken]
@@ -244,9 +255,12 @@ def handle_message(assistant, msg: dict, cfg: ServeConfig) -> list[dict]:
         return [{"type": "error", "message": "not understood: send JSON commands or image frames"}]
     if kind == "describe":
         return [announce(assistant.describe_now())]
-    if kind == "verbosity" and cmd.get("value") in (0, 1, 2, 3):
-        assistant.announcer.config.verbosity = cmd["value"]
-        return [{"type": "verbosity", "value": cmd["value"]}]
+    if kind == "verbosity":
+        value = cmd.get("value")
+        if type(value) is not int or not 0 <= value <= 3:
+            return [{"type": "error", "message": f"verbosity must be 0, 1, 2 or 3 (got {str(value)[:20]})"}]
+        assistant.announcer.config.verbosity = value
+        return [{"type": "verbosity", "value": value}]
     if kind == "reset":
         assistant.tracker.reset()
         assistant.smoother.reset()
@@ -260,22 +274,31 @@ def announce(d) -> dict:
 
 
 def add_arguments(p) -> None:
+    from fera.argtypes import PORT
+
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this computer only)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    p.add_argument("--allow_remote", action="store_true",
-                   help="allow a --host other than loopback (anyone on that network can then use the page)")
+    p.add_argument("--port", type=PORT, default=8000, help="port, 1-65535 (default 8000)")
+    p.add_argument("--allow_remote", nargs="*", metavar="NAME",
+                   help="allow a --host other than loopback (anyone on that network can then use the page); "
+                        "NAME: other host names or addresses the browsers will use for this computer")
     p.add_argument("--model", help="model for photos (default: the most accurate shipped one); live uses fast")
+
+
+WILDCARDS = ("0.0.0.0", "::", "")
 
 
 def cmd_serve(args) -> int:
     """Serve the assistant's accessible web page on this computer (photo upload and live camera)."""
     import sys
 
-    if args.host not in LOOPBACK and not args.allow_remote:
+    remote = args.allow_remote is not None
+    if args.host not in LOOPBACK and not remote:
         raise FeraError(f"--host {args.host} would let other computers use fera; add --allow_remote to mean it")
+    hosts = tuple(args.allow_remote or ()) + (() if args.host in LOOPBACK + WILDCARDS else (args.host,))
     if args.host not in LOOPBACK:
-        print(f"fera: warning: listening on {args.host}: other computers on that network can reach this page",
-              file=sys.stderr)
+        print(f"fera: warning: listening on {args.host}: other computers on that network can reach this page"
+              + (f" as {', '.join(hosts)}" if hosts else "; name the address they use with --allow_remote NAME, "
+                 "until then only requests for 127.0.0.1 are answered"), file=sys.stderr)
     try:
         import uvicorn
     except ImportError:
@@ -289,7 +312,10 @@ def cmd_serve(args) -> int:
     except OSError as e:
         why = os.strerror(e.errno).lower() if e.errno else str(e)
         raise FeraError(f"cannot listen on {args.host}:{args.port}: {why} (choose another --port)") from None
-    app = create_app(ServeConfig(host=args.host, port=args.port, photo_model=args.model))
-    print(f"fera: serving on http://{args.host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr, flush=True)
+    app = create_app(ServeConfig(host=args.host, port=args.port, photo_model=args.model, allowed_hosts=hosts))
+    from fera.web.guard import host_name
+
+    page = f"http://{'127.0.0.1' if args.host in WILDCARDS else host_name(args.host)}:{args.port}/"
+    print(f"fera: serving on {page} (Ctrl-C stops)", file=sys.stderr, flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws_max_size=4 * 2**20)
     return 0

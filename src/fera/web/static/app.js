@@ -5,7 +5,7 @@
 
 const $ = (id) => document.getElementById(id);
 const state = { ws: null, stream: null, paused: false, muted: false, waiting: false, sentAt: 0, timer: null,
-                lastLive: 0, pending: null, lastFile: null };
+                lastLive: 0, pending: null, lastFile: null, photoRequest: 0 };
 window.fera = { rtts: [], announcements: [] };  // read by the browser tests
 const LIVE_GAP_MS = 1000;  // at most one live-region update per second; the newest waiting text wins
 const FRAME_GAP_MS = 66;   // about 15 frames per second at most
@@ -66,15 +66,30 @@ async function postPhoto(url, file) {
   return data;
 }
 
+// The previous photo's result (picture, text alternative, caption, Grad-CAM) goes as soon as a new
+// upload starts, and "Show where the model looked" is off until the new one has faces: a failed
+// upload never leaves the old photo's description behind.
+function clearPhoto() {
+  state.lastFile = null;
+  $("explain-photo").disabled = true;
+  $("photo-figure").hidden = true;
+  $("photo-annotated").removeAttribute("src");
+  $("photo-annotated").alt = "";
+  $("photo-caption").textContent = "";
+  $("explain-result").replaceChildren();
+}
+
 async function describePhoto(event) {
   event.preventDefault();
   const file = $("photo-file").files[0];
   if (!file) { showAlert("Choose a photo first."); return; }
   showAlert("");
+  clearPhoto();
   $("photo-sentence").textContent = "Working…";
-  $("explain-result").replaceChildren();
+  const request = ++state.photoRequest;  // only the newest upload's answer counts
   try {
     const data = await postPhoto("/api/analyze", file);
+    if (request !== state.photoRequest) return;
     state.lastFile = file;
     $("photo-sentence").textContent = data.sentence;
     $("photo-annotated").src = data.annotated;
@@ -84,6 +99,8 @@ async function describePhoto(event) {
     $("explain-photo").disabled = data.faces.length === 0;
     announce(data.sentence);
   } catch (e) {
+    if (request !== state.photoRequest) return;
+    clearPhoto();
     $("photo-sentence").textContent = "";
     showAlert(`The photo could not be described: ${e.message}`);
   }
