@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 # TensorFlow, so the training tests also run under the design's backend.
 $(VENV)/.installed-tf: $(VENV)/.installed
-	$(BIN)/pip install -q "tensorflow-cpu>=2.18"
+	$(BIN)/pip install -q "tensorflow-cpu>=2.18,<2.22"
 	touch $@
 
 install: $(VENV)/.installed
