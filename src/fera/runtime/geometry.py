@@ -14,7 +14,7 @@ points were scattered.
 ``yaw_ratio``/``facing``: how far the nose tip sits from the midpoint of the ears, over half the ear span. A
 head turned by an angle t moves the nose towards the turn and the ears away from it, about 1.5 tan(t) with
 typical proportions (nose tip 0.35 and ears 1.3 eye-distances off the eye plane): 0.4 at 15 degrees, 0.85
-at 30. Only faces large enough for the detector's points to be steady get a word (see ``FacingConfig``).
+at 30. Only large faces, clearly turned or clearly not, get a word (see ``FacingConfig`` for the measurements).
 """
 from __future__ import annotations
 
@@ -97,13 +97,19 @@ def yaw_ratio(keypoints) -> float | None:
 
 @dataclass
 class FacingConfig:
-    # The points are steady enough only on faces that fill this much of the detector's input: the face box
-    # height over the frame's longer side (0.18: a 115 px face in a 640 x 480 frame). On the sample portraits
-    # at that size or more, upright, tilted 25 degrees, dark or mirrored, |ratio| stayed under 0.17; at 70 px
-    # it reached 0.73, so smaller faces get no word.
+    # Measured with benchmarks/facing.py (no photo of a turned head ships, so partly by simulation):
+    # - The points are steady enough only on faces that fill this much of the detector's input: the face box
+    #   height over the frame's longer side (0.18: a 115 px face in a 640 x 480 frame). The frontal sample
+    #   portraits at that size or more (12 variants: upright, tilted 25 degrees, dark, mirrored) gave |ratio|
+    #   0.16 at most; smaller ones up to 0.73, so they get no word.
+    # - Mirroring a pseudo-turned face (the photo mapped on a cylinder and rotated) flipped the sign every time.
+    # - The size of the ratio for a given angle is less certain: the cylinder (no nose relief) gave 0.2-0.5
+    #   at 20-40 degrees, the 3D model above 0.27 at 10 and 0.57 at 20. So "turned" needs a clear 0.6 (20-25
+    #   degrees by the model, more than 40 by the cylinder) and "facing you" under 0.2 (about 7 degrees by the
+    #   model, 20 by the cylinder); in between fera says nothing about it.
     min_size: float = 0.18
-    facing_below: float = 0.3  # |ratio| under this: "facing you" (about 11 degrees by the model above)
-    turned_above: float = 0.6  # |ratio| over this: "turned" (about 22 degrees); in between: no word
+    facing_below: float = 0.2
+    turned_above: float = 0.6
 
 
 def facing(keypoints, box_h: float, frame_w: int, frame_h: int, mirror: bool = False,
