@@ -8,10 +8,10 @@ asked about (``keep_all``) every sentence is played, in order. Without a sound d
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
-import re
 import sys
 import tempfile
 import threading
@@ -138,7 +138,8 @@ def render_speech(text: str, config: SpeechConfig | None = None) -> bytes:
 
 
 class QueuedSpeaker:
-    """Base of the audio speakers: one pending slot (newest wins), stale ones dropped, a playback thread.
+    """Base of the audio speakers: a playback thread, one pending slot (newest wins, stale ones dropped) or, with
+    ``keep_all``, a queue.
 
     ``player(wav, announcement)`` replaces the sound output (tests: a fake slow player); ``clock`` is the clock of
     ``say``'s ``now``; ``threaded=False``: nothing plays until ``step()``. ``keep_all``: a queue that plays every
