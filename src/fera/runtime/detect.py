@@ -301,15 +301,21 @@ def detect_padded(detector, image, factor: float = 2.0, min_size: float = 0.5) -
     """The zoomed-out look: the frame centred in a black canvas ``factor`` times its size, for a face too
     close for one pass (it fills the frame, or runs off it). Only faces at least ``min_size`` of the frame's
     shorter side count: a smaller one the plain pass sees better, and at that size the letters of a title
-    card never made a face in our measurements (``benchmarks/detect_recall.py``)."""
+    card never made a face in our measurements (``benchmarks/detect_recall.py``). The canvas is built at
+    the detector's input size (the frame shrunk into its middle), so this costs one small detector run."""
     image = as_rgb(image)
     h, w = image.shape[:2]
-    ch, cw = int(round(h * factor)), int(round(w * factor))
-    y0, x0 = (ch - h) // 2, (cw - w) // 2
-    canvas = np.zeros((ch, cw, 3), np.uint8)
-    canvas[y0:y0 + h, x0:x0 + w] = image
-    return [Detection(d.x - x0, d.y - y0, d.w, d.h, d.score, [(u - x0, v - y0) for u, v in d.keypoints])
-            for d in detector.detect(canvas) if d.h >= min_size * min(h, w)]
+    size = detector.input_size
+    s = size / (factor * max(h, w))
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    x0, y0 = (size - nw) // 2, (size - nh) // 2
+    canvas = np.zeros((size, size, 3), np.uint8)
+    canvas[y0:y0 + nh, x0:x0 + nw] = np.asarray(Image.fromarray(image).resize((nw, nh), Image.BILINEAR,
+                                                                              reducing_gap=3.0))
+    sx, sy = nw / w, nh / h
+    return [Detection((d.x - x0) / sx, (d.y - y0) / sy, d.w / sx, d.h / sy, d.score,
+                      [((u - x0) / sx, (v - y0) / sy) for u, v in d.keypoints])
+            for d in detector.detect(canvas) if d.h / sy >= min_size * min(h, w)]
 
 
 def detect_frame(detector, image) -> list[Detection]:
