@@ -98,6 +98,10 @@ def test_heat_words_follow_the_heat_over_the_faces_own_keypoints():
     for spot, words in ((mouth, "the mouth"), (eyes, "the eyes"), (nose, "the nose"),
                         ((0.5, 0.12), "the forehead"), ((0.5, 0.86), "the chin"), ((0.03, 0.97), "outside the face")):
         assert heat_words(blob(*spot, n=12)).startswith(words), spot
+    # a peak over heat spread thinly everywhere, as Grad-CAM's maps have it: the peak's part, not the wide
+    # area around the face that sums the most thin heat
+    for spot, words in ((mouth, "the mouth"), (eyes, "the eyes"), (nose, "the nose")):
+        assert heat_words(blob(*spot, n=12) + 0.25) == words, spot
     # the same spot means another part on another face: a face higher in its crop has its mouth there
     high = [(x, y - 0.14) for x, y in CROP_LAYOUT]
     assert heat_words(blob(*mouth, n=12), high) == "the chin"

@@ -57,9 +57,11 @@ def heat_words(heatmap: np.ndarray, keypoints=None) -> str:
     face (hair or background)", "no region stood out". ``keypoints``: the face's six points as fractions of
     the crop (x, y in 0..1); default: the usual layout of a detector crop (``CROP_LAYOUT``).
 
-    The heatmap is upsampled as the overlay shows it, each pixel goes to the nearest part (or outside the
-    face, farther than 0.7 eye distances from every part), and the parts with the most heat are named: the
-    first, and the second when it holds at least 0.6 as much."""
+    The heatmap is upsampled as the overlay shows it and only its hot part (above half its peak) counts, so
+    thin heat over the wide area around the face does not outweigh a peak; each pixel goes to the nearest
+    part (or outside the face, farther than 0.7 eye distances from every part), and the parts with the most
+    heat are named: the first, and the second when it holds at least 0.6 as much
+    (``benchmarks/gradcam_words.py`` measures how often that is the part under the peak)."""
     total = float(np.asarray(heatmap, dtype=np.float64).sum())
     if total <= 0:
         return "no region stood out"
@@ -72,6 +74,7 @@ def heat_words(heatmap: np.ndarray, keypoints=None) -> str:
     heat = np.clip(heat, 0, None)
     if heat.max() < 1.5 * heat.mean():
         return "no region stood out (the heat is spread over the face)"
+    heat = np.clip(heat - 0.5 * heat.max(), 0, None)  # the hot part, as the overlay shows it (warm colours)
     ys, xs = (np.mgrid[0:n, 0:n] + 0.5) / n
     anchors = face_regions(kps)
     d = np.stack([np.hypot(xs - x, ys - y) for _, (x, y) in anchors])
