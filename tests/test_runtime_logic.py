@@ -267,6 +267,18 @@ def test_edge_status_once_per_change(mirror, x, text):
     assert spoken(run(ann, clock, 20.0, lambda t: edge), False) == [text]
 
 
+def test_a_new_person_cut_by_the_edge_is_said_before_the_edge():
+    # a close face running off the left edge: fera said "face at the left edge" first and the person only
+    # 2 s later (the global gap); the person comes first, the edge after the gap while it still holds
+    close = Box(0, 20, 560, 440)
+    ann, clock = make()
+    assert spoken(run(ann, clock, 5.0, lambda t: [TrackedFace(1, close, expression=Expression("neutral", 0.9))])) == [
+        ("ahead, appears neutral", 0.7), ("face at the left edge", 2.7)]
+    ann, clock = make()  # an expression too unsure to say does not hold the edge back
+    assert spoken(run(ann, clock, 5.0, lambda t: [TrackedFace(1, close, expression=Expression("neutral", 0.2))])) == [
+        ("face at the left edge", 0.5)]
+
+
 # ---- announcer: words never said -------------------------------------------------------------------
 
 FORBIDDEN = re.compile(r"\b(is|are|feels?|looks?)\s+(" + "|".join(CLASS_NAMES) + r"|angry|scared|afraid)\b"

@@ -251,6 +251,8 @@ class Announcer:
             return
         d = Decision(False, "" if c.verbosity <= 0 else STATUS_TEXT[code], "", None, now, "status",
                      label=code, earcon=code)
+        if code.startswith("edge_") and self._introducing(faces):
+            return self._report(out, d, "person_first", "suppressed: the new person is said first (waits)")
         if now - self._last_spoken < c.global_interval_s - EPS:
             return self._report(out, d, "global_rate_limit", "suppressed: global rate limit")
         self._last_spoken = now
@@ -261,6 +263,12 @@ class Announcer:
         else:
             self._cond_said = code
         self._report(out, d, "spoken", f"spoken: status {code}", spoken=True)
+
+    def _introducing(self, faces: list[TrackedFace]) -> bool:
+        """The main person is new and their expression is clear enough to say: they come before the edge."""
+        f = next((f for f in faces if f.track_id == self.primary), None)
+        return (f is not None and f.expression is not None and self._people[f.track_id].label is None
+                and self.level(f.expression) != "unsure")
 
     def _decision(self, frame: FrameInfo, f: TrackedFace, now: float) -> Decision:
         e = f.expression
