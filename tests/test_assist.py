@@ -182,3 +182,145 @@ def test_record_writes_an_annotated_video(tmp_path, capsys):
     while cap.read()[0]:
         n += 1
     assert n == 15 and cap.get(cv2.CAP_PROP_FRAME_WIDTH) == 640
+
+
+# ---- what a user hears and reads (issue 12) ----------------------------------------------------------
+
+needs_espeak = pytest.mark.skipif(__import__("shutil").which("espeak-ng") is None,
+                                  reason="espeak-ng is not installed (apt-get install espeak-ng)")
+
+
+def _folder(tmp_path):
+    """Three photos, named so they sort a, b, c."""
+    d = tmp_path / "photos"
+    d.mkdir()
+    Image.open(SAMPLES / "astronaut.png").save(d / "a_astronaut.png")
+    Image.open(SAMPLES / "grace_hopper.jpg").save(d / "b_grace_hopper.jpg")
+    Image.open(SAMPLES / "astronaut.png").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(d / "c_mirrored.png")
+    return d
+
+
+@needs_espeak
+def test_a_folder_of_photos_is_spoken_in_full_in_order(tmp_path, monkeypatch, capsys):
+    """Each sentence, with its photo's name, played to its end: a player that takes 2 s per sentence, 6 s in
+    all (fera at 38b83a3 dropped the 2nd and 3rd as stale and stopped the player after 5 s)."""
+    from fera.runtime import speak
+
+    played = tmp_path / "played"
+    script = tmp_path / "player.py"
+    script.write_text("import shutil, sys, time, pathlib\ntime.sleep(2.0)\n"
+                      f"d = pathlib.Path({str(played)!r}); d.mkdir(exist_ok=True)\n"
+                      "shutil.copy(sys.argv[1], d / f'{len(list(d.iterdir())):02d}.wav')\n")
+    monkeypatch.setattr(speak, "find_player", lambda config=None: [sys.executable, str(script)])
+    rendered = []
+    render = speak.TtsSpeaker.render
+    monkeypatch.setattr(speak.TtsSpeaker, "render", lambda self, a: rendered.append(a.text) or render(self, a))
+    assert main(["assist", "--source", str(_folder(tmp_path)), "--speech", "tts"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [t.split(": ", 1)[0] for t in rendered] == ["a astronaut", "b grace hopper", "c mirrored"]
+    assert [t.split(": ", 1)[1] for t in rendered] == [ln.split(": ", 1)[1] for ln in lines]  # the printed sentences
+    assert sorted(p.name for p in played.iterdir()) == ["00.wav", "01.wav", "02.wav"]  # the last one too, to its end
+
+
+@pytest.mark.parametrize("mode", [pytest.param("tts", marks=needs_espeak), "earcons"])
+def test_without_a_sound_device_one_line_per_event_and_only_json_with_json(tmp_path, monkeypatch, capsys, mode):
+    from fera.runtime import speak
+
+    monkeypatch.setattr(speak, "find_player", lambda config=None: None)
+    folder = _folder(tmp_path)
+    assert main(["assist", "--source", str(folder), "--speech", mode, "--json"]) == 0
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.splitlines()]  # every line is JSON
+    assert len(rows) == 3 and "printed as text lines" in captured.err
+    assert main(["assist", "--source", str(folder), "--speech", mode]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and all(": 1 face: " in ln for ln in lines)  # each photo once, in one format
+
+
+def test_screenreader_at_verbosity_0_prints_what_the_sounds_say(tmp_path, capsys):
+    path = tmp_path / "v.avi"
+    _video(path, [_canvas("astronaut.png", 170)] * 30 + [np.zeros((480, 640, 3), np.uint8)] * 30)
+    assert main(["assist", "--source", str(path), "--speech", "screenreader", "--verbosity", "0"]) == 0
+    said = [line.split(" ", 1)[1] for line in capsys.readouterr().out.strip().splitlines()]
+    assert said and said[0].startswith("ahead: ")  # the expression's sound, in words ("ahead: happy")
+    assert said[-1] in ("face lost", "too dark")
+
+
+@needs_espeak
+def test_audio_dir_files_are_named_after_each_photo(tmp_path):
+    d = tmp_path / "audio"
+    assert main(["assist", "--source", str(_folder(tmp_path)), "--speech", "tts", "--audio_dir", str(d)]) == 0
+    names = sorted(p.name for p in d.glob("*.wav"))
+    assert [n.split("-", 3)[3] for n in names] == ["a_astronaut-describe.wav", "b_grace_hopper-describe.wav",
+                                                   "c_mirrored-describe.wav"]
+
+
+def test_json_faces_come_left_to_right(tmp_path, capsys):
+    # a small, darker face on the left scores lower, so the detector lists it last
+    canvas = np.full((480, 960, 3), 100, np.uint8)
+    small = np.asarray(Image.open(SAMPLES / "grace_hopper.jpg").convert("RGB").resize((180, 210)))
+    canvas[130:340, 40:220] = (small * 0.6).astype(np.uint8)
+    canvas[90:390, 560:860] = np.asarray(Image.open(SAMPLES / "astronaut.png").convert("RGB").resize((300, 300)))
+    Image.fromarray(canvas).save(tmp_path / "two.png")
+    assert main(["assist", "--source", str(tmp_path / "two.png"), "--json", "--speech", "off"]) == 0
+    faces = json.loads(capsys.readouterr().out)["faces"]
+    assert [f["position"] for f in faces] == ["left", "right"]
+
+
+def test_record_keeps_the_source_frame_rate_and_scales_the_labels(tmp_path):
+    import cv2
+
+    from fera.runtime.draw import annotate
+    from fera.runtime.pipeline import Assistant
+    from fera.runtime.types import Box, Expression, FrameInfo, TrackedFace
+
+    path = tmp_path / "v.avi"
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (640, 480))
+    for _ in range(20):
+        w.write(cv2.cvtColor(_canvas("grace_hopper.jpg", 100), cv2.COLOR_RGB2BGR))
+    w.release()
+    assert main(["assist", "--source", str(path), "--speech", "off", "--record", "--save", str(tmp_path / "rec")]) == 0
+    cap = cv2.VideoCapture(str(tmp_path / "rec" / "annotated.mp4"))
+    assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(25.0, abs=0.01)  # plays as long as the source (0.8 s)
+
+    def text_height(width, height):
+        a = Assistant.create()
+        face = TrackedFace(1, Box(width * 0.4, height * 0.4, width * 0.2, height * 0.2),
+                           expression=Expression("happy", 0.9))
+        im = np.asarray(annotate(np.full((height, width, 3), 100, np.uint8), [face], a, FrameInfo(width, height)))
+        rows = np.flatnonzero((im == 255).all(axis=2).any(axis=1))  # the white letters
+        return rows.max() - rows.min() + 1
+
+    assert text_height(1920, 1080) >= 2 * text_height(640, 480) >= 2 * 10
+
+
+def test_a_video_is_not_said_to_break_off_when_only_the_frame_count_was_an_estimate():
+    from fera.runtime import sources
+
+    class Video:  # 95 frames, though the container says 98 (as an intact MP4 did)
+        def __init__(self, n, total):
+            self.n, self.total, self.pos = n, total, 0
+
+        def read(self):
+            if self.pos >= self.n:
+                return False, None
+            self.pos += 1
+            return True, np.full((48, 64, 3), 90, np.uint8)
+
+        def grab(self):
+            return False
+
+        def get(self, prop):
+            import cv2
+
+            return {cv2.CAP_PROP_FRAME_COUNT: self.total, cv2.CAP_PROP_POS_FRAMES: self.pos,
+                    cv2.CAP_PROP_FPS: 25.0}.get(prop, 0.0)
+
+        def release(self):
+            pass
+
+    for n, total, said in ((95, 98, []), (30, 60, ["v.mp4: the video breaks off at frame 30 of 60 (damaged or cut "
+                                                    "short); the rest is skipped"])):
+        notices = []
+        frames = list(sources._capture(lambda: Video(n, total), "v.mp4", False, None, notices.append))
+        assert len(frames) == n and notices == said

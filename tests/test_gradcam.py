@@ -83,17 +83,49 @@ def test_target_layer_is_found_from_the_model_not_its_names():
     assert target_layer(vgg).name == "features_block4_relu2"
 
 
-def test_heat_words():
-    from fera.explain import heat_words
+def blob(x, y, n=6, sigma=0.08):
+    """A heatmap (n x n) whose heat is a spot at (x, y), as fractions of the crop."""
+    ys, xs = (np.mgrid[0:n, 0:n] + 0.5) / n
+    return np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * sigma ** 2))
 
-    cam = np.zeros((6, 6))
-    assert heat_words(cam) == "no region stood out"
-    cam[5, 2:4] = 1
-    assert heat_words(cam).startswith("the lower middle of the face (mouth and chin")
-    cam[:] = 0
-    cam[0:2, 0] = 1
-    assert heat_words(cam).startswith("the upper left of the face (eyes and brows")
-    assert heat_words(np.ones((6, 6))).startswith("the centre of the face")
+
+def test_heat_words_follow_the_heat_over_the_faces_own_keypoints():
+    from fera.explain import CROP_LAYOUT, heat_words
+
+    assert heat_words(np.zeros((6, 6))) == "no region stood out"
+    assert heat_words(np.ones((6, 6))).startswith("no region stood out")
+    eyes, nose, mouth = CROP_LAYOUT[0], CROP_LAYOUT[2], CROP_LAYOUT[3]
+    for spot, words in ((mouth, "the mouth"), (eyes, "the eyes"), (nose, "the nose"),
+                        ((0.5, 0.12), "the forehead"), ((0.5, 0.86), "the chin"), ((0.03, 0.97), "outside the face")):
+        assert heat_words(blob(*spot, n=12)).startswith(words), spot
+    # a peak over heat spread thinly everywhere, as Grad-CAM's maps have it: the peak's part, not the wide
+    # area around the face that sums the most thin heat
+    for spot, words in ((mouth, "the mouth"), (eyes, "the eyes"), (nose, "the nose")):
+        assert heat_words(blob(*spot, n=12) + 0.25) == words, spot
+    # the same spot means another part on another face: a face higher in its crop has its mouth there
+    high = [(x, y - 0.14) for x, y in CROP_LAYOUT]
+    assert heat_words(blob(*mouth, n=12), high) == "the chin"
+    assert heat_words(blob(*high[3], n=12), high) == "the mouth"
+    # a tilted face (30 degrees): its parts are found along its own axes
+    c, s = np.cos(np.radians(30)), np.sin(np.radians(30))
+    tilted = [(0.5 + c * (x - 0.5) - s * (y - 0.5), 0.5 + s * (x - 0.5) + c * (y - 0.5)) for x, y in CROP_LAYOUT]
+    assert heat_words(blob(*tilted[3], n=12), tilted) == "the mouth"
+    assert heat_words(blob(*tilted[0], n=12), tilted).startswith("the eyes")
+
+
+def test_explain_names_parts_from_the_detected_keypoints(monkeypatch, tmp_path):
+    """fera explain hands each face's own keypoints, in crop fractions, to the words."""
+    from fera import explain
+    from fera.runtime.sources import read_image
+
+    crops, boxes, points = explain.find_faces(read_image(SAMPLES / "astronaut.png"), keypoints=True)
+    assert len(crops) == len(points) == 1 and len(points[0]) == 6
+    (rx, ry), (lx, ly), (nx, ny), (mx, my) = points[0][:4]
+    assert 0.2 < rx < nx < lx < 0.8 and max(ry, ly) < ny < my < 0.9  # eyes, nose, mouth where a face has them
+    seen = []
+    monkeypatch.setattr(explain, "heat_words", lambda cam, kps=None: seen.append(kps) or "the mouth")
+    r = explain.explain_image("fast", str(SAMPLES / "astronaut.png"), out=str(tmp_path / "a.png"))
+    assert seen == points and r[0].heat == "the mouth"
 
 
 def test_explain_writes_an_overlay_per_face(tmp_path, capsys):

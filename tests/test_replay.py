@@ -84,8 +84,9 @@ def test_face_lost_and_back_is_said_both_ways():
 
 
 def test_face_back_before_face_lost_could_be_said_cancels_it():
-    # the face goes at 1.5 s, right after the first announcement (global limit: 3 s), and is back at 3 s
-    scene = lambda t: [] if 1.5 <= t < 3.0 else [(box_at(320), "happy")]  # noqa: E731
+    # the face goes at 1.5 s, right after the first announcement (global gap: 2 s, until 2.73 s), and is
+    # back at 2.5 s, before "face lost" could be said
+    scene = lambda t: [] if 1.5 <= t < 2.5 else [(box_at(320), "happy")]  # noqa: E731
     _, _, said = replay(scene, 8)
     assert "face lost" not in [s[0] for s in said]
 
@@ -103,14 +104,31 @@ def test_two_people_swapping_places_keep_their_expressions():
         return faces
 
     a, decisions, said = replay(scene, 9)
-    assert [s[0] for s in said] == ["left, appears happy"]  # nobody's expression changed: nothing more
+    assert [s[0] for s in said] == ["2 faces: left appears happy, right neutral"]  # nobody changed: nothing more
     assert a.describe_now().text == "2 faces: left appears neutral, right happy"
     assert {d.track_id for d in decisions if d.kind == "expression"} <= {1, 2}  # no new ids after the swap
 
 
 def test_a_new_person_becomes_primary_when_the_first_leaves():
-    scene = lambda t: ([(box_at(200, h=160), "happy")] if t < 4 else []) + [(box_at(480, h=90), "surprise")]  # noqa
+    # A (larger) leaves at 4 s; B, described with A at the start, changes at 6 s: said now that B is primary
+    scene = lambda t: ([(box_at(200, h=160), "happy")] if t < 4 else []) + [  # noqa: E731
+        (box_at(480, h=90), "sad" if t >= 6 else "surprise")]
     _, decisions, said = replay(scene, 9)
-    texts = [s[0] for s in said]
-    assert texts[0] == "left, appears happy" and texts[-1] == "right, appears surprise"
-    assert any(d.code == "not_primary" and d.label == "surprise" for d in decisions)
+    assert [s[0] for s in said] == ["2 faces: left appears happy, right surprised", "face lost", "right, appears sad"]
+    assert 6.0 < said[-1][1] <= 7.2
+
+
+def test_a_track_that_jumps_is_the_same_person_not_lost_and_not_said_again():
+    # the box jumps almost two face sizes in one frame (a quick move the tracker cannot follow: a new track
+    # id); fera at 38b83a3 said "face lost" a second later, with the face in view, and the person again
+    scene = lambda t: [(box_at(200 if t < 3 else 420), "happy")]  # noqa: E731
+    a, decisions, said = replay(scene, 7)
+    assert [s[0] for s in said] == ["left, appears happy"]
+    assert a.describe_now().text == "1 face: right appears happy"
+
+
+def test_a_single_frame_detection_is_never_a_person():
+    # a false face for one frame in four (a title card's flicker): never confirmed, nothing said
+    scene = lambda t: [(box_at(320), "sad")] if round(t * FPS) % 4 == 0 else []  # noqa: E731
+    _, decisions, said = replay(scene, 6)
+    assert [s[0] for s in said] == ["no face"] and not [d for d in decisions if d.kind == "expression"]

@@ -71,26 +71,32 @@ def test_200ms_flicker_silent_then_held_change_spoken(repeats, ms):
     assert spoken(ds) == [("ahead, appears sad", 20.8)]
 
 
-def test_global_and_per_person_rate_limits():
+def test_rate_limits_defer_a_new_expression_and_hold_back_a_flip_flop():
     ann, clock = make()
     run(ann, clock, 1.0, lambda t: [face(1)])  # happy said at 0.7
-    ds = run(ann, clock, 8.0, lambda t: [face(1, label="sad")])  # sad from 1.0, held by 1.7
-    assert spoken(ds) == [("ahead, appears sad", 6.7)]  # 6 s after the person's last announcement
+    ds = run(ann, clock, 2.9, lambda t: [face(1, label="sad")])  # sad from 1.0, held by 1.7
+    assert spoken(ds) == [("ahead, appears sad", 2.7)]  # deferred by the 2 s gap, not dropped, not 6 s late
     codes = [(round(d.time, 1), d.code, d.reason) for d in ds if not d.spoken]
     assert codes == [(1.0, "held_too_short", "suppressed: changed 0 ms ago"),
-                     (1.7, "global_rate_limit", "suppressed: global rate limit"),  # < 3 s since 0.7
-                     (3.7, "person_rate_limit", "suppressed: per-person rate limit")]  # < 6 s
+                     (1.7, "global_rate_limit", "suppressed: global rate limit (waits)")]  # < 2 s since 0.7
+    # back to happy from 3.0: a flip-flop; happy is not said again for this person until 6 s after 0.7
+    ds = run(ann, clock, 10.0, lambda t: [face(1, label="happy")])
+    assert spoken(ds) == [("ahead, appears happy", 6.7)]
+    assert [d.code for d in ds if not d.spoken] == ["held_too_short", "person_rate_limit"]
+    # a third, new expression does not wait for the per-person limit
+    ds = run(ann, clock, 12.0, lambda t: [face(1, label="surprise")])
+    assert spoken(ds) == [("ahead, appears surprised", 10.7)]  # held 0.7 s from 10.0; the gap from 6.7 is over
 
 
 @pytest.mark.parametrize("faces, frame, said", [
-    # person 2, much larger, arrives at 1.0 and becomes primary: held by 1.7, global limit until 3.7
-    (lambda t: [face(1, cx=300), face(2, cx=340, h=200, label="surprise")], FRAME, "ahead, appears surprise"),
+    # person 2, much larger, arrives at 1.0 and becomes primary: held by 1.7, global gap until 2.7
+    (lambda t: [face(1, cx=300), face(2, cx=340, h=200, label="surprise")], FRAME, "ahead, appears surprised"),
     (lambda t: [face(1)], DARK, "too dark"),  # dark from 1.0, held 0.5 s by 1.5: a status counts too
 ])
 def test_global_rate_limit_across_people_and_status(faces, frame, said):
     ann, clock = make()
     run(ann, clock, 1.0, lambda t: [face(1, cx=300)])  # person 1 said at 0.7
-    assert spoken(run(ann, clock, 5.0, faces, frame)) == [(said, 3.7)]
+    assert spoken(run(ann, clock, 5.0, faces, frame)) == [(said, 2.7)]
 
 
 # ---- announcer: who is announced -------------------------------------------------------------------
@@ -108,14 +114,18 @@ def test_primary_hysteresis(primary, steps):
         assert ann.primary == want
 
 
-def test_only_primary_is_announced_unprompted():
+def test_everyone_is_said_on_arrival_then_only_the_primary_changes():
     ann, clock = make()
     ds = run(ann, clock, 5.0, lambda t: [face(1, cx=150, h=150), face(2, cx=500, h=90, label="sad")])
-    assert [d.track_id for d in ds if d.spoken] == [1]
-    assert [d.reason for d in ds if d.track_id == 2] == ["suppressed: not primary"]  # once, not every frame
+    assert spoken(ds) == [("2 faces: left appears happy, right sad", 0.7)]  # two new people at once: one sentence
+    ds = run(ann, clock, 10.0, lambda t: [face(1, cx=150, h=150), face(2, cx=500, h=90, label="neutral")])
+    assert spoken(ds) == [] and [d.reason for d in ds] == ["suppressed: not primary"]  # once, not every frame
+    ann, clock = make()
+    ds = run(ann, clock, 5.0, lambda t: [face(1, cx=150, h=150)] + ([face(2, cx=500, h=90)] if t >= 2 else []))
+    assert spoken(ds) == [("left, appears happy", 0.7), ("right, appears happy", 2.7)]  # a newcomer, once held
     objs = [json.loads(json.dumps(d.to_dict())) for d in ds]  # what --json prints
-    assert [o["reason"] for o in objs][:2] == ["suppressed: changed 0 ms ago", "suppressed: not primary"]
-    assert all({"spoken", "text", "reason", "track_id", "time"} <= set(o) for o in objs)
+    assert [o["reason"] for o in objs][:2] == ["suppressed: changed 0 ms ago", "spoken: new face, held 700 ms"]
+    assert all({"spoken", "text", "reason", "track_id", "time", "facing"} <= set(o) for o in objs)
 
 
 # ---- announcer: wording ----------------------------------------------------------------------------
@@ -124,7 +134,9 @@ def test_only_primary_is_announced_unprompted():
     (2, "happy", 0.82, "ahead, appears happy"), (2, "happy", 0.6, "ahead, appears happy"),
     (2, "happy", 0.5, "ahead, maybe happy"), (2, "sad", 0.4, "ahead, maybe sad"),
     (2, "neutral", 0.9, "ahead, appears neutral"), (1, "neutral", 0.9, "Ahead: neutral"),
-    (1, "happy", 0.5, "Ahead: maybe happy"), (3, "fear", 0.47, "ahead, talking distance, maybe fear, 47%"),
+    (1, "happy", 0.5, "Ahead: maybe happy"), (3, "fear", 0.47, "ahead, talking distance, maybe afraid, 47%"),
+    (2, "surprise", 0.9, "ahead, appears surprised"), (2, "disgust", 0.5, "ahead, maybe disgusted"),
+    (1, "fear", 0.9, "Ahead: afraid"),
 ])
 def test_appears_and_maybe_wording(verbosity, label, conf, text):
     ann, clock = make(verbosity=verbosity)
@@ -179,11 +191,29 @@ def test_describe_now_three_faces_left_to_right(kw, text):
     assert (d.spoken, d.kind, d.reason, d.text) == (True, "describe", "spoken: on demand", text)
 
 
-def test_describe_now_at_most_four_largest_and_empty():
+@pytest.mark.parametrize("xs, text", [
+    ((90, 320, 560), "3 faces: left appears happy, ahead happy, right happy"),  # left/ahead/right tell them apart
+    ((40, 200, 320, 600), "4 faces: far left appears happy, left happy, ahead happy, far right happy"),
+    ((250, 300, 350, 420), "4 faces: first from the left appears happy, second from the left happy, "
+                           "third from the left happy, fourth from the left happy"),  # five places are too few
+])
+def test_describe_now_positions_tell_faces_apart(xs, text):
     ann, clock = make()
-    faces = [face(i, cx=60 + 100 * i, h=50 + 10 * i, label="neutral") for i in range(6)]
-    assert ann.describe_now(FRAME, faces).text == ("6 faces, 4 nearest: ahead appears neutral, ahead neutral, "
-                                                   "right neutral, right neutral")
+    assert ann.describe_now(FRAME, [face(i, cx=x) for i, x in enumerate(xs)]).text == text
+
+
+def test_describe_now_summary_counts_every_face_and_names_by_confidence_and_nearness():
+    ann, clock = make()
+    # six faces left to right: the largest is unsure; two confident smiles are small, one is mid-sized
+    faces = [face(1, cx=40, h=60, conf=0.95), face(2, cx=140, h=70, label="neutral", conf=0.7),
+             face(3, cx=250, h=150, label="fear", conf=0.3), face(4, cx=360, h=110, conf=0.9),
+             face(5, cx=470, h=60, conf=0.92), face(6, cx=590, h=80, label="sad", conf=0.5)]
+    # named: confidence x nearness (0.9 x sqrt(110/150) and 0.95 x sqrt(60/150)), not the largest box (unsure)
+    assert ann.describe_now(FRAME, faces).text == ("6 faces: 3 appear happy, 1 neutral, 1 maybe sad, 1 not sure; "
+                                                   "far left: happy; ahead: happy")
+    faces[4] = face(5, cx=470, h=160, conf=0.82)  # now the nearest face is a confident smile: it is named
+    assert ann.describe_now(FRAME, faces).text == ("6 faces: 3 appear happy, 1 neutral, 1 maybe sad, 1 not sure; "
+                                                   "ahead: happy; nearest, right: happy")
     assert (ann.describe_now(FRAME, []).text, ann.describe_now(DARK, []).text) == ("no face", "too dark")
 
 
@@ -194,8 +224,8 @@ def test_describe_now_counts_as_announcement():
     assert spoken(run(ann, clock, 10.0, lambda t: [face(1)])) == []  # happy was just described
     ann, clock = make()
     ann.update(FRAME, [face(1, label=None)])
-    ann.describe_now()  # "1 face: ahead not sure" at 0.0 holds unprompted speech back for 3 s
-    assert spoken(run(ann, clock, 5.0, lambda t: [face(1)])) == [("ahead, appears happy", 3.0)]
+    ann.describe_now()  # "1 face: ahead not sure" at 0.0 holds unprompted speech back for 2 s
+    assert spoken(run(ann, clock, 5.0, lambda t: [face(1)])) == [("ahead, appears happy", 2.0)]
 
 
 # ---- announcer: status -----------------------------------------------------------------------------
@@ -235,6 +265,18 @@ def test_edge_status_once_per_change(mirror, x, text):
     assert spoken(run(ann, clock, 10.0, lambda t: mid if 5.0 <= t < 5.2 else edge), False) == [text]
     run(ann, clock, 12.0, lambda t: mid)  # back in the middle for long: cleared
     assert spoken(run(ann, clock, 20.0, lambda t: edge), False) == [text]
+
+
+def test_a_new_person_cut_by_the_edge_is_said_before_the_edge():
+    # a close face running off the left edge: fera said "face at the left edge" first and the person only
+    # 2 s later (the global gap); the person comes first, the edge after the gap while it still holds
+    close = Box(0, 20, 560, 440)
+    ann, clock = make()
+    assert spoken(run(ann, clock, 5.0, lambda t: [TrackedFace(1, close, expression=Expression("neutral", 0.9))])) == [
+        ("ahead, appears neutral", 0.7), ("face at the left edge", 2.7)]
+    ann, clock = make()  # an expression too unsure to say does not hold the edge back
+    assert spoken(run(ann, clock, 5.0, lambda t: [TrackedFace(1, close, expression=Expression("neutral", 0.2))])) == [
+        ("face at the left edge", 0.5)]
 
 
 # ---- announcer: words never said -------------------------------------------------------------------
@@ -288,13 +330,13 @@ def test_tracker_follows_boxes_best_overlap_first():
 
 
 def test_tracker_drops_after_max_missed_frames_and_time():
-    tr = Tracker(TrackConfig(max_missed=3, max_age_s=10.0))
+    tr = Tracker(TrackConfig(max_missed=3, max_age_s=10.0, confirm_hits=1))  # a person from the first frame
     track(tr, [Box(100, 100, 100, 100)], 0.0)
     assert [(list(out), out[1].missed) for out in (track(tr, [], i * 0.03) for i in (1, 2, 3))] == \
         [([1], 1), ([1], 2), ([1], 3)]  # still reported while missed
     assert track(tr, [], 0.12) == {}
     assert list(track(tr, [Box(100, 100, 100, 100)], 0.15)) == [2]  # returns as a new person
-    tr = Tracker(TrackConfig(max_missed=100, max_age_s=0.5))
+    tr = Tracker(TrackConfig(max_missed=100, max_age_s=0.5, confirm_hits=1))
     track(tr, [Box(100, 100, 100, 100)], 0.0)
     assert (list(track(tr, [], 0.4)), track(tr, [], 0.6)) == ([1], {})
 

@@ -80,6 +80,9 @@ def test_tts_without_device_writes_wav_files_atomically(tmp_path, no_audio):
     files = sorted((tmp_path / "audio").iterdir())
     assert [f.name for f in files if f.name.startswith(".")] == []  # no temporary file left behind
     assert len(files) == 1 and re.fullmatch(r"00001-\d{8}-\d{6}-happy\.wav", files[0].name)
+    s.say(Announcement("1 face: ahead appears happy", None, "photo", "describe", "describe", name="/x/Grace Hopper.jpg"))
+    assert s.step() and re.fullmatch(r"00002-\d{8}-\d{6}-Grace_Hopper-describe\.wav",
+                                     sorted(p.name for p in (tmp_path / "audio").iterdir())[-1])
     rate, _, x = read_wav(files[0].read_bytes())
     assert 0.5 <= len(x) / rate <= 4.0
 
@@ -150,6 +153,31 @@ def test_slow_player_deterministic_without_thread():
     assert s.step() and played == ["happy", "angry"] and s.dropped == 1
     s.say(ann(earcon="neutral"), now=clock() - 1.5)  # exactly the limit: still played
     assert s.step() and played[-1] == "neutral"
+
+
+def test_keep_all_plays_every_announcement_in_order_however_long_it_waited():
+    """Photos: the user asked about each one; nothing is replaced or dropped as stale."""
+    clock, played = FakeClock(0.0), []
+
+    def player(wav, a):  # each sentence "takes" 2.5 s of playing
+        played.append(a.earcon)
+        clock.t += 2.5
+
+    s = EarconSpeaker(player=player, clock=clock, threaded=False, keep_all=True)
+    for e in ("happy", "sad", "fear", "angry"):
+        s.say(ann(earcon=e), now=0.0)
+    while s.step():
+        pass
+    assert played == ["happy", "sad", "fear", "angry"] and (s.replaced, s.dropped) == (0, 0)
+
+
+def test_without_echo_a_text_fallback_prints_nothing(no_audio):
+    """fera assist prints every line itself: a speaker that falls back to text must not print it again."""
+    out = io.StringIO()
+    s = EarconSpeaker(log=lambda m: None, stream=out, echo=False)
+    s.say(ann())
+    s.close()
+    assert s.text_mode and out.getvalue() == ""
 
 
 # ---- fallback ------------------------------------------------------------------------------------------

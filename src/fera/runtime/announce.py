@@ -1,34 +1,43 @@
 """Announcing: what to say about the faces in front of the camera, when, and why (not).
 
-Unprompted, only the primary person (largest or most central face, with hysteresis) is described,
-and only when their smoothed expression has differed from the one last said for them for ``hold_s``,
-at most once per ``global_interval_s`` overall and ``person_interval_s`` per person. Status messages
-("too dark", "no face", "face lost", "face at the left edge") are said once per change and share
-the global rate limit. ``describe_now`` answers on demand with up to ``max_describe`` faces, left to
-right. The wording describes the face ("appears happy", "maybe happy", "not sure"), never the feeling,
+Only confirmed people are announced (the tracker's rule: seen in most of several recent frames). Unprompted,
+fera says each new person's expression once it has held for ``hold_s`` (an arrival), and afterwards the
+changes of the primary person (largest or most central face, with hysteresis) once a new expression has
+held for ``hold_s``. Rate limits defer and never discard: at most one unprompted announcement every
+``global_interval_s``, and what still holds when that gap ends is said then. ``person_interval_s`` is only
+against flip-flops: the same expression is not said twice for a person within that time (happy, sad,
+happy again waits); a different expression does not wait. ``flush`` says what is pending at the end of
+a video. Status messages ("too dark", "no face", "face at the left edge", and "face lost" once the
+tracker has given up a person no other track took over) are said once per change and share the gap.
+``describe_now`` answers on demand: up to ``max_describe`` faces left to right with positions that tell
+them apart, or a summary for more ("6 faces: 4 appear happy, 2 not sure; nearest, ahead: happy").
+The words describe the face ("appears surprised", "maybe afraid", "not sure"), never the feeling,
 identity, age, gender or ethnicity. Every decision, spoken or suppressed, comes back with its reason.
 """
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+from fera.runtime.describe import group_sentence
+from fera.runtime.geometry import facing, facing_words
 from fera.runtime.types import Box, Decision, Expression, FrameInfo, TrackedFace
 
 
 @dataclass
 class AnnounceConfig:
     # 0: earcons only (empty text; label and position ride along for the sound), 1: terse ("Left: happy"),
-    # 2: "left, appears happy", 3: adds distance and confidence ("left, talking distance, appears happy, 82%")
+    # 2: "left, appears happy" (and "turned to your left" when a large face is clearly turned),
+    # 3: adds distance, confidence and facing ("left, talking distance, appears happy, 82%, facing you")
     verbosity: int = 2
     hold_s: float = 0.7  # a changed expression must stay the smoothed top this long before it is said
-    global_interval_s: float = 3.0  # at most one unprompted announcement per this many seconds overall
-    person_interval_s: float = 6.0  # ... and per this many seconds for one person
+    global_interval_s: float = 2.0  # at least this long between unprompted announcements (deferred, not dropped)
+    person_interval_s: float = 6.0  # one person's same expression is said at most once in this long (flip-flops)
     appears_min: float = 0.6  # calibrated confidence for "appears happy"
     maybe_min: float = 0.4  # ... for "maybe happy"; below it: silence unprompted, "not sure" on demand
-    primary: str = "largest"  # who is described unprompted: the "largest" face box or the most "central"
+    primary: str = "largest"  # whose changes are said unprompted: the "largest" face box or the most "central"
     primary_switch: float = 1.25  # another face becomes primary when its score beats the current one's x this
     mirror: bool = False  # swap left and right (a selfie camera facing the user)
     side: float = 0.35  # face centre in the left `side` of the width: "left"; in the right `side`: "right"
@@ -37,12 +46,13 @@ class AnnounceConfig:
     edge_margin: float = 0.02  # a box this close to a side (fraction of the width) touches the edge
     dark_below: float = 40.0  # mean frame brightness (0..255) below this: "too dark"
     status_hold_s: float = 0.5  # a status condition must last this long before it is said (or cleared)
-    max_describe: int = 4  # "describe now" lists at most this many faces (the largest), left to right
+    max_describe: int = 4  # "describe now" lists up to this many faces; more get a summary
+    max_named: int = 2  # a summary names this many faces, chosen by confidence and nearness
     report_repeats: bool = False  # report an unchanged suppressed decision every frame, not once
 
 
 EPS = 1e-6  # seconds: durations are compared with this tolerance, so 0.7 s of frames counts as 0.7 s
-
+ADJECTIVES = {"surprise": "surprised", "fear": "afraid", "disgust": "disgusted"}  # the others are adjectives
 STATUS_TEXT = {
     "too_dark": "too dark",
     "no_face": "no face",
@@ -52,19 +62,32 @@ STATUS_TEXT = {
 }
 
 
+def adjective(label: str) -> str:
+    """The class name as a word for a face: "surprise" -> "surprised", "fear" -> "afraid"."""
+    return ADJECTIVES.get(label, label)
+
+
+@dataclass
+class _Person:
+    label: str | None = None  # expression last said for them (None: never said: a new person)
+    at: float = -math.inf  # when
+    said: list = field(default_factory=list)  # (label, time) of every announcement about them
+    box: Box | None = None  # where they were last seen
+
+
 class Announcer:
-    """``update(frame, faces)`` once per frame; ``describe_now()`` when the user asks."""
+    """``update(frame, faces)`` once per frame; ``describe_now()`` when the user asks; ``flush()`` at the end."""
 
     def __init__(self, config: AnnounceConfig | None = None, clock: Callable[[], float] = time.monotonic):
         self.config = config or AnnounceConfig()
         self.clock = clock
         self.primary: int | None = None  # track id of the primary person
-        self._said: dict[int, tuple[str, float]] = {}  # track id -> (label last said, when)
-        self._since: dict[int, tuple[str, float]] = {}  # track id -> (current smoothed label, since when)
+        self._people: dict[int, _Person] = {}  # track id -> the person (two ids while the tracker refinds one)
+        self._heir: dict[int, int] = {}  # a missing track id -> the new track id that took over its person
+        self._since: dict[int, tuple[str, float]] = {}  # label and since when, for expressions without ``since``
         self._last_spoken = -math.inf  # time of the last unprompted (or on-demand) announcement
         self._announced: int | None = None  # track whose expression was said last (for "face lost")
         self._lost = False  # "face lost" waiting to be said
-        self._ids: set[int] = set()  # track ids of the previous frame
         self._cond: str | None = None  # current status condition and since when
         self._cond_since = -math.inf
         self._cond_said: str | None = None  # status condition last said
@@ -78,9 +101,13 @@ class Announcer:
         """"left", "ahead" or "right" from the horizontal position of the face centre."""
         r = box.cx / max(frame.width, 1)
         side = "left" if r < self.config.side else "right" if r > 1 - self.config.side else "ahead"
-        if self.config.mirror and side != "ahead":
-            side = "right" if side == "left" else "left"
-        return side
+        return {"left": "right", "right": "left"}.get(side, side) if self.config.mirror else side
+
+    def place(self, box: Box, frame: FrameInfo) -> str:
+        """Five places across the view: "far left", "left", "ahead", "right", "far right"."""
+        r = box.cx / max(frame.width, 1)
+        r = 1 - r if self.config.mirror else r
+        return ("far left", "left", "ahead", "right", "far right")[min(max(int(r * 5), 0), 4)]
 
     def distance(self, box: Box, frame: FrameInfo) -> str:
         """"close", "talking distance" or "far" from the face height relative to the frame height."""
@@ -93,48 +120,93 @@ class Announcer:
             return "unsure"
         return "appears" if e.confidence >= self.config.appears_min else "maybe"
 
-    def phrase(self, face: TrackedFace, frame: FrameInfo, verbosity: int | None = None, sep: str = ", ") -> str:
+    def facing(self, face: TrackedFace, frame: FrameInfo) -> str | None:
+        """"you", "left" or "right" when the face's keypoints say so reliably (see fera.runtime.geometry)."""
+        return facing(face.keypoints, face.box.h, frame.width, frame.height, self.config.mirror)
+
+    def turn(self, face: TrackedFace, frame: FrameInfo, v: int) -> str | None:
+        """The facing words said at verbosity ``v``: all at 3, only "turned ..." at 2, none below."""
+        way = self.facing(face, frame) if v >= 2 else None
+        return facing_words(way) if way and (v >= 3 or way != "you") else None
+
+    def core(self, face: TrackedFace) -> str:
+        """"appears happy", "maybe afraid" or "not sure"."""
+        lvl = self.level(face.expression)
+        return "not sure" if lvl == "unsure" else f"{lvl} {adjective(face.expression.label)}"
+
+    def phrase(self, face: TrackedFace, frame: FrameInfo, verbosity: int | None = None, sep: str = ", ",
+               pos: str | None = None) -> str:
         """One face in words at a verbosity (0 gives ""): "left, appears happy", "Left: maybe sad", ..."""
         v = self.config.verbosity if verbosity is None else verbosity
-        e, lvl = face.expression, self.level(face.expression)
-        pos = self.position(face.box, frame)
-        core = "not sure" if lvl == "unsure" else f"{'appears ' if lvl == 'appears' else 'maybe '}{e.label}"
+        pos, core, turn = pos or self.position(face.box, frame), self.core(face), self.turn(face, frame, v)
         if v <= 0:
             return ""
         if v == 1:
-            return f"{pos.capitalize()}: {core.removeprefix('appears ')}"
+            return f"{pos[0].upper()}{pos[1:]}: {core.removeprefix('appears ')}"
         if v == 2:
-            return f"{pos}{sep}{core}"
-        parts = [pos, self.distance(face.box, frame), core]
-        if lvl != "unsure":
-            parts.append(f"{round(100 * e.confidence)}%")
-        return ", ".join(parts)
+            return f"{pos}{sep}{core}" + (f", {turn}" if turn else "")
+        e = face.expression
+        parts = [pos, self.distance(face.box, frame), core] + ([f"{round(100 * e.confidence)}%"] if e and
+                                                              self.level(e) != "unsure" else [])
+        return ", ".join(parts + ([turn] if turn else []))
 
     # ---- unprompted --------------------------------------------------------------------------------
 
     def update(self, frame: FrameInfo, faces: Sequence[TrackedFace]) -> list[Decision]:
-        """Decide what to say about this frame; ``faces`` carry their smoothed ``expression``."""
+        """Decide what to say about this frame; ``faces`` carry their smoothed ``expression``. Faces not
+        ``confirmed`` are not people yet and are ignored."""
         now = self.clock()
-        faces = list(faces)
-        ids = {f.track_id for f in faces}
-        if self._announced is not None and self._announced not in ids:
-            self._lost, self._announced = True, None
-        elif self._lost and ids - self._ids:  # a face came (back) before "face lost" could be said
-            self._lost = False
-        self._ids = ids
-        self._said = {k: v for k, v in self._said.items() if k in ids}
-        self._since = {k: v for k, v in self._since.items() if k in ids}
-        self._reported = {k: v for k, v in self._reported.items() if k[1] is None or k[1] in ids}
+        faces = [f for f in faces if f.confirmed]
+        self._track_people(faces)
         self.primary = self._pick_primary(frame, faces)
         for f in faces:
             if f.expression is not None and self._since.get(f.track_id, ("",))[0] != f.expression.label:
                 self._since[f.track_id] = (f.expression.label, now)
         out: list[Decision] = []
         self._status(frame, faces, now, out)
-        for f in faces:
-            self._expression(frame, f, now, out)
+        ready = [r for f in faces if (r := self._candidate(frame, f, now, out)) is not None]
+        if ready and now - self._last_spoken < self.config.global_interval_s - EPS:
+            for _, d in ready:
+                self._report(out, d, "global_rate_limit", "suppressed: global rate limit (waits)")
+        elif ready:
+            self._say(frame, faces, ready, now, out, "")
         self._frame, self._faces = frame, faces
         return out
+
+    def _track_people(self, faces: list[TrackedFace]) -> None:
+        """Follow the people: a new track next to a person whose track is missing (the tracker lost and refound
+        them) is that person, so nothing is said about them twice and they are not "lost"; forget the rest
+        of those the tracker dropped."""
+        live = {f.track_id: f for f in faces}
+        came = set(live) - set(self._people)
+        for f in faces:
+            if f.track_id not in self._people:
+                old = min((k for k, p in self._people.items() if (k not in live or live[k].missed > 0)
+                           and p.box is not None and self._same(p.box, f.box)),
+                          key=lambda k: self._people[k].box.centre_distance(f.box), default=None)
+                self._people[f.track_id] = self._people[old] if old is not None else _Person()
+                if old is not None:
+                    self._heir[old] = f.track_id
+                    if old in self._since:
+                        self._since[f.track_id] = self._since[old]
+            if f.missed == 0:
+                self._people[f.track_id].box = f.box
+        if self._announced is not None and self._announced not in live:
+            heir = self._heir.get(self._announced)
+            self._announced = heir if heir in live else None
+            self._lost = self._announced is None
+        elif self._lost and came:  # someone came (back) before "face lost" was said
+            self._lost = False
+        self._people = {k: p for k, p in self._people.items() if k in live}
+        self._heir = {k: v for k, v in self._heir.items() if k in live and v in live}
+        self._since = {k: v for k, v in self._since.items() if k in live}
+        self._reported = {k: v for k, v in self._reported.items() if k[1] is None or k[1] in live}
+
+    @staticmethod
+    def _same(a: Box, b: Box) -> bool:
+        """Could box ``b`` be the person last seen at ``a`` a moment later: a similar size, and less than
+        2.5 face sizes away (a quick move the tracker could not follow)."""
+        return max(a.h, b.h) <= 1.5 * max(min(a.h, b.h), 1e-6) and a.centre_distance(b) <= 2.5 * max(a.w, a.h)
 
     def _score(self, f: TrackedFace, frame: FrameInfo) -> float:
         w, h = max(frame.width, 1), max(frame.height, 1)
@@ -160,7 +232,8 @@ class Announcer:
             return "no_face"
         box = next(f.box for f in faces if f.track_id == self.primary)
         margin = c.edge_margin * frame.width
-        side = "left" if box.x <= margin else "right" if box.right >= frame.width - margin else None
+        left, right = box.x <= margin, box.right >= frame.width - margin
+        side = None if left == right else "left" if left else "right"  # both: a close face filling the view
         if side and c.mirror:
             side = "right" if side == "left" else "left"
         return f"edge_{side}" if side else None
@@ -178,6 +251,8 @@ class Announcer:
             return
         d = Decision(False, "" if c.verbosity <= 0 else STATUS_TEXT[code], "", None, now, "status",
                      label=code, earcon=code)
+        if code.startswith("edge_") and self._introducing(faces):
+            return self._report(out, d, "person_first", "suppressed: the new person is said first (waits)")
         if now - self._last_spoken < c.global_interval_s - EPS:
             return self._report(out, d, "global_rate_limit", "suppressed: global rate limit")
         self._last_spoken = now
@@ -189,32 +264,75 @@ class Announcer:
             self._cond_said = code
         self._report(out, d, "spoken", f"spoken: status {code}", spoken=True)
 
-    def _expression(self, frame: FrameInfo, f: TrackedFace, now: float, out: list[Decision]) -> None:
+    def _introducing(self, faces: list[TrackedFace]) -> bool:
+        """The main person is new and their expression is clear enough to say: they come before the edge."""
+        f = next((f for f in faces if f.track_id == self.primary), None)
+        return (f is not None and f.expression is not None and self._people[f.track_id].label is None
+                and self.level(f.expression) != "unsure")
+
+    def _decision(self, frame: FrameInfo, f: TrackedFace, now: float) -> Decision:
+        e = f.expression
+        return Decision(False, self.phrase(f, frame), "", f.track_id, now, "expression", label=e.label,
+                        position=self.position(f.box, frame), distance=self.distance(f.box, frame),
+                        confidence=e.confidence, earcon=e.label, facing=self.facing(f, frame))
+
+    def _candidate(self, frame: FrameInfo, f: TrackedFace, now: float, out: list[Decision]):
+        """(priority, decision) when ``f`` has something to say now, apart from the global gap; else None
+        (with the reason reported)."""
         c, e, tid = self.config, f.expression, f.track_id
+        p = self._people[tid]
         if e is None:
-            return
-        last_label, last_t = self._said.get(tid, (None, -math.inf))
-        if e.label == last_label:
+            return None
+        if e.label == p.label:
             self._reported.pop(("expression", tid), None)
-            return
-        held = now - self._since[tid][1]
-        d = Decision(False, self.phrase(f, frame), "", tid, now, "expression", label=e.label,
-                     position=self.position(f.box, frame), distance=self.distance(f.box, frame),
-                     confidence=e.confidence, earcon=e.label)
-        if tid != self.primary:
+            return None
+        since = e.since if e.since is not None else self._since[tid][1]
+        held, new = now - since, p.label is None
+        d = self._decision(frame, f, now)
+        if tid != self.primary and not new:
             return self._report(out, d, "not_primary", "suppressed: not primary")
         if self.level(e) == "unsure":
             d.text = ""
             return self._report(out, d, "below_threshold", "suppressed: below threshold")
         if held < c.hold_s - EPS:
             return self._report(out, d, "held_too_short", f"suppressed: changed {round(held * 1000)} ms ago")
-        if now - self._last_spoken < c.global_interval_s - EPS:
-            return self._report(out, d, "global_rate_limit", "suppressed: global rate limit")
-        if now - last_t < c.person_interval_s - EPS:
-            return self._report(out, d, "person_rate_limit", "suppressed: per-person rate limit")
-        self._said[tid] = (e.label, now)
-        self._last_spoken, self._announced = now, tid
-        self._report(out, d, "spoken", f"spoken: changed to {e.label}, held {round(held * 1000)} ms", spoken=True)
+        if any(lab == e.label and now - t < c.person_interval_s - EPS for lab, t in p.said):
+            return self._report(out, d, "person_rate_limit", "suppressed: back to an expression said "
+                                f"less than {c.person_interval_s:g} s ago (waits)")
+        d.reason = f"spoken: {'new face' if new else 'changed to ' + e.label}, held {round(held * 1000)} ms"
+        nearness = math.sqrt(f.box.h / max(frame.height, 1))
+        return (tid == self.primary and not new, e.confidence * nearness), d
+
+    def _say(self, frame: FrameInfo, faces: list[TrackedFace], ready: list, now: float, out: list[Decision],
+             why: str) -> None:
+        """Say the best ready candidate, or, when several new faces are ready at once, one sentence for all."""
+        ready = sorted(ready, key=lambda r: r[0], reverse=True)
+        new = [d for (change, _), d in ready if not change]
+        if len(new) > 1 and self.config.verbosity > 0:
+            d = self.describe_now(frame, faces, reason=f"spoken: {len(new)} new faces{why}")
+            d.code = "spoken"
+            return out.append(d)
+        d = ready[0][1]
+        p = self._people[d.track_id]
+        p.label, p.at = d.label, now
+        p.said.append((d.label, now))
+        self._last_spoken, self._announced = now, d.track_id
+        d.reason += why
+        self._report(out, d, "spoken", d.reason, spoken=True)
+
+    def flush(self) -> list[Decision]:
+        """At the end of a video: what was about to be said (held long enough, only waiting for a rate
+        limit), said now."""
+        if self._frame is None:
+            return []
+        now, out, ready = self.clock(), [], []
+        for f in self._faces:
+            r = self._candidate(self._frame, f, now, [])
+            if r is not None:
+                ready.append(r)
+        if ready:
+            self._say(self._frame, self._faces, ready, now, out, " (pending at the end)")
+        return out
 
     def _report(self, out: list[Decision], d: Decision, code: str, reason: str, spoken: bool = False) -> None:
         d.spoken, d.code, d.reason = spoken, code, reason
@@ -225,41 +343,29 @@ class Announcer:
 
     # ---- on demand ---------------------------------------------------------------------------------
 
-    def describe_now(self, frame: FrameInfo | None = None, faces: Sequence[TrackedFace] | None = None) -> Decision:
-        """All faces (up to ``max_describe``, the largest) left to right: "3 faces: left appears happy, ...".
+    def describe_now(self, frame: FrameInfo | None = None, faces: Sequence[TrackedFace] | None = None,
+                     reason: str = "spoken: on demand") -> Decision:
+        """Every face, left to right: "3 faces: left appears happy, ahead neutral, right not sure"; more than
+        ``max_describe``: a summary that names the faces chosen by confidence and nearness.
 
         Without arguments, describes the last frame given to ``update``. At verbosity 0 it answers in
         terse words, since the user asked and earcons cannot list faces.
         """
         c, now = self.config, self.clock()
         frame = frame if frame is not None else self._frame
-        faces = list(self._faces if faces is None else faces)
+        faces = [f for f in (self._faces if faces is None else faces) if f.confirmed]
         if frame is None or not faces:
             dark = frame is not None and frame.brightness is not None and frame.brightness < c.dark_below
             text = STATUS_TEXT["too_dark" if dark else "no_face"]
         else:
-            chosen = sorted(faces, key=lambda f: -f.box.area)[:max(c.max_describe, 1)]
-            chosen.sort(key=lambda f: -f.box.cx if c.mirror else f.box.cx)
-            v = max(c.verbosity, 1)
-            if v == 1:
-                items = [self.phrase(f, frame, 1).replace(": ", " ").lower() for f in chosen]
-            elif v == 2:
-                items, first = [], True
-                for f in chosen:
-                    p = self.phrase(f, frame, 2, sep=" ")
-                    if self.level(f.expression) == "appears" and not first:
-                        p = p.replace(" appears ", " ")
-                    first = first and self.level(f.expression) != "appears"
-                    items.append(p)
-            else:
-                items = [self.phrase(f, frame, 3) for f in chosen]
-            n = len(faces)
-            head = f"{n} face{'s' if n > 1 else ''}" + (f", {len(chosen)} nearest" if n > len(chosen) else "")
-            text = f"{head}: " + ("; " if v == 3 else ", ").join(items)
-            for f in chosen:
-                if self.level(f.expression) != "unsure":
-                    self._said[f.track_id] = (f.expression.label, now)
+            faces.sort(key=lambda f: -f.box.cx if c.mirror else f.box.cx)
+            text = group_sentence(self, frame, faces, max(c.verbosity, 1))
+            for f in faces:
+                if self.level(f.expression) != "unsure" and f.track_id in self._people:
+                    p = self._people[f.track_id]
+                    p.label, p.at = f.expression.label, now
+                    p.said.append((p.label, now))
                     if f.track_id == self.primary:
                         self._announced = f.track_id
         self._last_spoken = now
-        return Decision(True, text, "spoken: on demand", None, now, "describe", "on_demand", earcon="describe")
+        return Decision(True, text, reason, None, now, "describe", "on_demand", earcon="describe")

@@ -1,9 +1,11 @@
 """`fera assist`: run the pipeline on a source and tell the user, line by line, by voice or by sounds.
 
 Photos (an image, a folder, ``-``): one line (or JSON object) per photo with the sentence that
-"describe now" would say. Streams (camera, video): one line per spoken announcement, or with
-``--json`` one object per decision, suppressed ones included with their reason. Keys in a terminal
-(camera or video): space = describe now, p = pause, v = verbosity, m = mute, q = quit.
+"describe now" would say; spoken in full and in order, prefixed by the photo's name when there are
+several. Streams (camera, video): one line per spoken announcement, or with ``--json`` one object per
+decision, suppressed ones included with their reason; what is pending when a video ends is said then.
+Every speech mode prints the same one line per event, and under ``--json`` stdout holds only JSON.
+Keys in a terminal (camera or video): space = describe now, p = pause, v = verbosity, m = mute, q = quit.
 Nothing is written to disk unless ``--record`` is given (annotated frames / video into ``--save DIR``).
 """
 from __future__ import annotations
@@ -25,6 +27,9 @@ class Output:
     stream: object = None
 
     def line(self, text: str, stamp: str) -> None:
+        """A line for people; under ``--json`` an object ({"event": text}), so stdout stays JSON."""
+        if self.json_mode:
+            return self.obj({"event": text})
         print(f"{stamp} {text}", file=self.stream or sys.stdout, flush=True)
 
     def obj(self, record: dict) -> None:
@@ -38,8 +43,16 @@ def clock_stamp(ts: float, live: bool) -> str:
     return f"{int(m // 60):02d}:{int(m % 60):02d}:{s:04.1f}"
 
 
+def spoken_name(path: str) -> str:
+    """A photo's name as it is said: the file name without folder and suffix, "grace_hopper" -> "grace hopper"."""
+    return " ".join(Path(path).stem.replace("_", " ").replace("-", " ").split())
+
+
 def run_photos(assistant, source, out: Output, speaker=None, save_dir: Path | None = None) -> int:
-    """Describe each photo; returns the number of photos described."""
+    """Describe each photo; returns the number of photos described. The speaker gets every sentence, in
+    order, prefixed by the photo's name when the source holds several photos."""
+    from fera.runtime.types import Announcement
+
     n = 0
     for fr in source:
         info, faces, sentence = assistant.photo(fr.image)
@@ -50,9 +63,8 @@ def run_photos(assistant, source, out: Output, speaker=None, save_dir: Path | No
         else:
             print(f"{fr.source}: {sentence}", file=out.stream or sys.stdout, flush=True)
         if speaker is not None:
-            from fera.runtime.types import Announcement
-
-            speaker.say(Announcement(sentence, None, "photo", "describe", "describe"), time.monotonic())
+            said = f"{spoken_name(fr.source)}: {sentence}" if (source.count or 2) > 1 else sentence
+            speaker.say(Announcement(said, None, "photo", "describe", "describe", name=fr.source), time.monotonic())
         if save_dir is not None:
             from fera.runtime.draw import annotate
 
@@ -66,12 +78,26 @@ def run_photos(assistant, source, out: Output, speaker=None, save_dir: Path | No
 
 
 def run_stream(assistant, source, out: Output, speaker=None, keys=None, save_dir: Path | None = None) -> int:
-    """Announce as the stream plays; returns the number of frames processed."""
-    writer, n, paused, muted = None, 0, False, False
+    """Announce as the stream plays; returns the number of frames processed. At the end of a video (not
+    when the user quits) what was about to be said is said."""
+    from fera.runtime.speak import words
+
+    writer, n, paused, muted, fr, quit_ = None, 0, False, False, None, False
+
+    def tell(decisions, f) -> None:
+        for d in decisions:
+            if out.json_mode:
+                out.obj({"source": f.source, "frame": f.index, "timestamp": round(f.timestamp, 3), **d.to_dict()})
+            elif d.spoken:
+                out.line(d.text or words(d.announcement), clock_stamp(f.timestamp, source.live))
+            if d.spoken and speaker is not None and not muted:
+                speaker.say(d.announcement, time.monotonic())
+
     try:
         for fr in _frames(source, out, speaker):
             cmd = keys.poll() if keys is not None else None
             if cmd == "q":
+                quit_ = True
                 break
             if cmd == "p":
                 paused = not paused
@@ -87,23 +113,15 @@ def run_stream(assistant, source, out: Output, speaker=None, keys=None, save_dir
                 continue
             r = assistant.step(fr.image, fr.timestamp)
             n += 1
-            decisions = list(r.decisions)
-            if cmd == " ":
-                decisions.append(assistant.describe_now())
-            for d in decisions:
-                stamp = clock_stamp(fr.timestamp, source.live)
-                if out.json_mode:
-                    out.obj({"source": fr.source, "frame": fr.index, "timestamp": round(fr.timestamp, 3),
-                             **d.to_dict()})
-                elif d.spoken and d.text:
-                    out.line(d.text, stamp)
-                if d.spoken and speaker is not None and not muted:
-                    speaker.say(d.announcement, time.monotonic())
+            tell(list(r.decisions) + ([assistant.describe_now()] if cmd == " " else []), fr)
             if save_dir is not None:
                 from fera.runtime.draw import annotate, VideoOut
 
-                writer = writer or VideoOut(save_dir / "annotated.mp4", r.frame.width, r.frame.height)
+                writer = writer or VideoOut(save_dir / "annotated.mp4", r.frame.width, r.frame.height,
+                                            source.fps or 10.0)
                 writer.write(annotate(fr.image, r.faces, assistant, r.frame))
+        if fr is not None and not source.live and not quit_:
+            tell(assistant.finish(), fr)
     finally:
         if writer is not None:
             writer.close()
@@ -177,10 +195,13 @@ def cmd_assist(args) -> int:
         announce.maybe_min = args.not_sure_below
     assistant = Assistant.create(DetectConfig(model=args.detector),
                                  ClassifyConfig(model=model, int8=args.int8, flip=args.flip), announce)
+    # photos: every sentence in order (the user asked about each); the lines below are the text output, so a
+    # speaker that falls back to text prints nothing itself (one line per event, stdout only JSON with --json)
     speaker = make_speaker(args.speech, SpeechConfig(audio_dir=args.audio_dir),
-                           log=lambda m: print(f"fera: {m}", file=sys.stderr))
-    if isinstance(speaker, TextSpeaker):
-        speaker = None  # the lines below are the text output; never print them twice
+                           log=lambda m: print(f"fera: {m}", file=sys.stderr), keep_all=source.still, echo=False)
+    if isinstance(speaker, TextSpeaker) or getattr(speaker, "text_mode", False):
+        speaker.close()
+        speaker = None
     out = Output(args.json)
     save = Path(args.save) if args.record else None
     try:
@@ -195,6 +216,6 @@ def cmd_assist(args) -> int:
         if speaker is not None:
             wait = getattr(speaker, "wait_idle", None)
             if wait:
-                wait(5.0)
+                wait(None)  # until the last sentence has been played to its end (Ctrl-C stops it)
             speaker.close()
     return 0

@@ -290,19 +290,56 @@ class BlazeFaceDetector:
         return found
 
 
+def keep_faces(dets, config=None) -> list[Detection]:
+    """The detections whose keypoints make a face (``fera.runtime.geometry.plausible``)."""
+    from fera.runtime.geometry import plausible
+
+    return [d for d in dets if plausible(d.keypoints, d.w, d.h, d.x, d.y, config)]
+
+
+def detect_padded(detector, image, factor: float = 2.0, min_size: float = 0.5) -> list[Detection]:
+    """The zoomed-out look: the frame centred in a black canvas ``factor`` times its size, for a face too
+    close for one pass (it fills the frame, or runs off it). Only faces at least ``min_size`` of the frame's
+    shorter side count: a smaller one the plain pass sees better, and at that size the letters of a title
+    card never made a face in our measurements (``benchmarks/detect_recall.py``). The canvas is built at
+    the detector's input size (the frame shrunk into its middle), so this costs one small detector run."""
+    image = as_rgb(image)
+    h, w = image.shape[:2]
+    size = detector.input_size
+    s = size / (factor * max(h, w))
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    x0, y0 = (size - nw) // 2, (size - nh) // 2
+    canvas = np.zeros((size, size, 3), np.uint8)
+    canvas[y0:y0 + nh, x0:x0 + nw] = np.asarray(Image.fromarray(image).resize((nw, nh), Image.BILINEAR,
+                                                                              reducing_gap=3.0))
+    sx, sy = nw / w, nh / h
+    return [Detection((d.x - x0) / sx, (d.y - y0) / sy, d.w / sx, d.h / sy, d.score,
+                      [((u - x0) / sx, (v - y0) / sy) for u, v in d.keypoints])
+            for d in detector.detect(canvas) if d.h / sy >= min_size * min(h, w)]
+
+
+def detect_frame(detector, image) -> list[Detection]:
+    """A camera or video frame: one pass, faces with a face's keypoints; when it finds none, the
+    zoomed-out pass too (a face filling the frame)."""
+    found = keep_faces(detector.detect(image))
+    return found or keep_faces(detect_padded(detector, image))
+
+
 def detect_tiled(detector, image, overlap: float = 0.25, levels: int = 3, tile_min_score: float = 0.75) -> list[Detection]:
-    """Faces in a still photo, small ones included: the whole frame, then overlapping square tiles
-    of half, a quarter and an eighth of its shorter side (never smaller than the detector's input),
+    """Faces in a still photo, small ones included: the whole frame and its zoomed-out copy (a close-up
+    face), then overlapping square tiles of half, a quarter and an eighth of its shorter side (never
+    smaller than the detector's input),
     so a group photo's small faces are seen at a size the detector finds. A tile's face counts only
     when it is not part of a face already found at a coarser level (an eye of a close face is not a
     face), not cut by an inner tile edge (the neighbouring tile has it whole) and scores at least
-    ``tile_min_score`` (more looks, more chances of a false face, so a stricter bar). About 15 detector
-    runs for a 640 x 480 photo, 100 for 12 megapixels: for photos, not for live video.
+    ``tile_min_score`` (more looks, more chances of a false face, so a stricter bar). Every face must have
+    a face's keypoints. About 15 detector runs for a 640 x 480 photo, 100 for 12 megapixels: for photos,
+    not for live video.
     """
     image = as_rgb(image)
     h, w = image.shape[:2]
     iou = getattr(detector, "nms_iou", 0.3)
-    found = list(detector.detect(image))
+    found = _nms(keep_faces(detector.detect(image)) + keep_faces(detect_padded(detector, image)), iou)
     side = max(min(h, w) // 2, detector.input_size)
     for _ in range(levels):
         if side >= max(h, w) or side < detector.input_size:
@@ -319,7 +356,7 @@ def detect_tiled(detector, image, overlap: float = 0.25, levels: int = 3, tile_m
                         continue
                     level.append(Detection(d.x + x0, d.y + y0, d.w, d.h, d.score,
                                            [(u + x0, v + y0) for u, v in d.keypoints]))
-        found += [d for d in _nms(level, iou)
+        found += [d for d in _nms(keep_faces(level), iou)
                   if all(_inside(d, f) < 0.3 for f in found)]
         side //= 2
     return _nms(found, iou)

@@ -1,8 +1,11 @@
 """The assistant's pipeline: frame -> detect -> track -> classify -> smooth -> announce.
 
 ``Assistant.step`` handles one frame of a live or video stream and returns the announcer's
-decisions; ``Assistant.photo`` describes one still photo on its own (no tracking over time).
-Every stage is injected, so tests can swap in fakes; ``Assistant.create`` builds the real ones.
+decisions; ``Assistant.finish`` says what is pending when a video ends; ``Assistant.photo`` describes
+one still photo on its own (no tracking over time). Faces whose detector keypoints do not make a face
+are dropped, and only confirmed tracks (seen in most of several recent frames) are people: they alone
+are announced and returned. Every stage is injected, so tests can swap in fakes; ``Assistant.create``
+builds the real ones.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from fera.runtime.announce import AnnounceConfig, Announcer
+from fera.runtime.geometry import plausible
 from fera.runtime.smooth import SmoothConfig, Smoother
 from fera.runtime.track import TrackConfig, Tracker
 from fera.runtime.types import Decision, Expression, Face, FrameInfo, TrackedFace
@@ -27,16 +31,18 @@ class DetectConfig:
 @dataclass
 class StepResult:
     frame: FrameInfo
-    faces: list[TrackedFace]  # tracked faces with smoothed expressions (only those detected in this frame)
+    faces: list[TrackedFace]  # confirmed faces detected in this frame, with smoothed expressions, left to right
     decisions: list[Decision] = field(default_factory=list)
 
 
 class Assistant:
     def __init__(self, detector, classifier, announce: AnnounceConfig | None = None,
                  smooth: SmoothConfig | None = None, track: TrackConfig | None = None,
-                 clock: Callable[[], float] | None = None, tiled_photos: bool = False):
+                 clock: Callable[[], float] | None = None, tiled_photos: bool = False, zoom_out: bool | None = None):
         self.detector, self.classifier = detector, classifier
         self.tiled_photos = tiled_photos
+        # the zoomed-out pass for a face filling the frame needs a real detector (a fake's boxes do not move)
+        self.zoom_out = hasattr(detector, "input_size") if zoom_out is None else zoom_out
         self.now = 0.0
         clock = clock or (lambda: self.now)  # by default: the frames' own timestamps
         self.tracker = Tracker(track, clock=clock)
@@ -55,11 +61,26 @@ class Assistant:
                    track, clock, d.tiled_photos)
 
     def _detect(self, image: np.ndarray, photo: bool = False) -> list[Face]:
-        if photo and self.tiled_photos:
-            from fera.runtime.detect import detect_tiled
+        """Faces with a face's keypoints: photos get the tiled search (when on); a frame's one pass that finds
+        none, or any photo, also gets the zoomed-out pass."""
+        from fera.runtime.detect import detect_padded, detect_tiled
 
+        if photo and self.tiled_photos:
             return [Face.of(d) for d in detect_tiled(self.detector, image)]
-        return [Face.of(d) for d in self.detector.detect(image)]
+        faces = self._faces(self.detector.detect(image))
+        if self.zoom_out and (photo or not faces):
+            faces += [f for f in self._faces(detect_padded(self.detector, image))
+                      if all(f.box.iou(g.box) <= 0.3 for g in faces)]
+        return faces
+
+    @staticmethod
+    def _faces(dets) -> list[Face]:
+        faces = [Face.of(d) for d in dets]
+        return [f for f in faces if plausible(f.keypoints, f.box.w, f.box.h, f.box.x, f.box.y)]
+
+    def _order(self, faces: list[TrackedFace]) -> list[TrackedFace]:
+        """Left to right as the user has them (``mirror`` reverses the camera's order)."""
+        return sorted(faces, key=lambda f: -f.box.cx if self.announcer.config.mirror else f.box.cx)
 
     def step(self, image: np.ndarray, timestamp: float) -> StepResult:
         """One frame of a stream: returns the tracked faces and what the announcer decided.
@@ -71,16 +92,20 @@ class Assistant:
         self.now = timestamp
         h, w = image.shape[:2]
         tracks = self.tracker.update(self._detect(image))
-        seen = [t for t in tracks if t.missed == 0]
+        seen = [t for t in tracks if t.missed == 0]  # tentative ones too: their expression is ready when confirmed
         probs = self.classifier(image, [t.box.clip(w, h) for t in seen])
         for t, p in zip(seen, probs):
             t.probs = p
-        smoothed = self.smoother.update(tracks)
+        people = [t for t in self.smoother.update(tracks) if t.confirmed]
         frame = FrameInfo.from_image(image, timestamp)
-        # The announcer hears of every live track, also one missed for a few frames (a turned head, a
+        # The announcer hears of every confirmed track, also one missed for a few frames (a turned head, a
         # blink of the detector), so "face lost" means the tracker gave the person up (about a second).
-        decisions = self.announcer.update(frame, smoothed)
-        return StepResult(frame, [t for t in smoothed if t.missed == 0], decisions)
+        decisions = self.announcer.update(frame, people)
+        return StepResult(frame, self._order([t for t in people if t.missed == 0]), decisions)
+
+    def finish(self) -> list[Decision]:
+        """The end of a video: what was held long enough and only waited for a rate limit is said now."""
+        return self.announcer.flush()
 
     def describe_now(self) -> Decision:
         return self.announcer.describe_now()
@@ -98,18 +123,21 @@ class Assistant:
         tracked = []
         for i, (f, b, p) in enumerate(zip(faces, boxes, probs), start=1):
             k = int(np.argmax(p))
-            tracked.append(TrackedFace(i, b, f.score, probs=p, expression=Expression(names[k], float(p[k]), p)))
+            tracked.append(TrackedFace(i, b, f.score, probs=p, expression=Expression(names[k], float(p[k]), p, 0.0),
+                                       keypoints=f.keypoints))
+        tracked = self._order(tracked)
         frame = FrameInfo.from_image(image, 0.0)
         quiet = Announcer(replace(self.announcer.config), clock=lambda: 0.0)  # no state shared between photos
         return frame, tracked, quiet.describe_now(frame, tracked).text
 
     def face_record(self, frame: FrameInfo, f: TrackedFace) -> dict:
-        """One face for ``--json``: box, position, expression (or "not sure"), confidence, probabilities."""
+        """One face for ``--json``: box, position, facing, expression (or "not sure"), confidence, probabilities."""
         a = self.announcer
         e = f.expression
         level = a.level(e)
         return {"box": {k: round(v, 1) for k, v in f.box.to_dict().items()},
                 "position": a.position(f.box, frame), "distance": a.distance(f.box, frame),
+                "facing": a.facing(f, frame),
                 "expression": None if e is None or level == "unsure" else e.label,
                 "wording": a.phrase(f, frame, 2),
                 "confidence": None if e is None else round(e.confidence, 4),

@@ -29,6 +29,7 @@ class _State:
     probs: np.ndarray
     label: int
     last_t: float
+    since: float  # when ``label`` became the top
 
 
 class Smoother:
@@ -66,13 +67,13 @@ class Smoother:
             if p.size != len(self.class_names):
                 raise ValueError(f"{p.size} probabilities for {len(self.class_names)} classes")
             if st is None:
-                st = self._states[face.track_id] = _State(p.copy(), int(np.argmax(p)), now)
+                st = self._states[face.track_id] = _State(p.copy(), int(np.argmax(p)), now, now)
             else:
                 st.probs = st.probs + self.alpha(now - st.last_t) * (p - st.probs)
                 st.last_t = now
                 top = int(np.argmax(st.probs))
                 if top != st.label and st.probs[top] >= st.probs[st.label] + self.config.switch_margin:
-                    st.label = top
+                    st.label, st.since = top, now
         if st is None:
             return None
-        return Expression(self.class_names[st.label], float(st.probs[st.label]), st.probs.copy())
+        return Expression(self.class_names[st.label], float(st.probs[st.label]), st.probs.copy(), st.since)

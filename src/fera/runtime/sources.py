@@ -44,6 +44,8 @@ class Source:
     live: bool = False
     still: bool = False
     skipped: list[Skipped] = field(default_factory=list)
+    count: int | None = None  # photos: how many files were given (before any is skipped)
+    fps: float | None = None  # cameras and videos: the frame rate they report, when plausible (1-240)
 
     def __iter__(self):
         return self.frames
@@ -77,6 +79,10 @@ def _photos(paths: list[Path], skipped: list[Skipped]) -> Iterator[Frame]:
 class CaptureConfig:
     reconnect_s: float = 5.0  # a camera that stops sending frames is reopened for this long before giving up
     max_bad_frames: int = 50  # a video: undecodable frames skipped in a row before the rest counts as lost
+    # A container's frame count is an estimate (an intact MP4 may say 98 and hold 95): a video that ends
+    # this few frames (or this share of them) early is not said to break off.
+    count_slack: int = 5
+    count_slack_share: float = 0.05
 
 
 class SourceLost(FeraError):
@@ -116,7 +122,7 @@ def _capture(open_cap, name: str, live: bool, max_frames: int | None, notice,
                     bad += 1
                     cap.grab()  # step over the damaged frame
                     continue
-                if total > 0 and broke_at < total - 1:
+                if total > 0 and total - broke_at > max(c.count_slack, c.count_slack_share * total):
                     notice(f"{name}: the video breaks off at frame {int(broke_at)} of {int(total)} (damaged or "
                            "cut short); the rest is skipped")
                 break
@@ -180,9 +186,13 @@ def _stderr(msg: str) -> None:
 
 
 def _opener(target, what: str):
-    """Opens the capture now (so a camera or video that cannot open fails here) and again on each call."""
+    """Opens the capture now (so a camera or video that cannot open fails here) and again on each call;
+    returns (the opener, the frame rate the capture reports or None)."""
+    import cv2
+
     first = [_open_capture(target, what)]
-    return lambda: first.pop() if first else _open_capture(target, what)
+    fps = float(first[0].get(cv2.CAP_PROP_FPS) or 0.0)
+    return (lambda: first.pop() if first else _open_capture(target, what)), (fps if 1.0 <= fps <= 240.0 else None)
 
 
 def open_source(spec: str, stdin=None, max_frames: int | None = None, notice=_stderr,
@@ -194,28 +204,29 @@ def open_source(spec: str, stdin=None, max_frames: int | None = None, notice=_st
     spec = str(spec)
     if spec.isdigit():
         name = f"camera {spec}"
-        opener = _opener(int(spec), "camera")
-        return Source(name, _capture(opener, name, True, max_frames, notice, capture), live=True)
+        opener, fps = _opener(int(spec), "camera")
+        return Source(name, _capture(opener, name, True, max_frames, notice, capture), live=True, fps=fps)
     skipped: list[Skipped] = []
     if spec == "-":
         lines = [ln.strip() for ln in (stdin or sys.stdin) if ln.strip()]
-        return Source("stdin", _photos([Path(ln) for ln in lines], skipped), still=True, skipped=skipped)
+        return Source("stdin", _photos([Path(ln) for ln in lines], skipped), still=True, skipped=skipped,
+                      count=len(lines))
     p = Path(spec).expanduser()
     if p.is_dir():
         files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
                        and not f.name.startswith("."))
         if not files:
             raise FeraError(f"no images in folder {p}")
-        return Source(str(p), _photos(files, skipped), still=True, skipped=skipped)
+        return Source(str(p), _photos(files, skipped), still=True, skipped=skipped, count=len(files))
     if not p.is_file():
         raise FeraError(f"source not found: {spec} (give a camera index, a video, an image, a folder or -)")
     if p.suffix.lower() in IMAGE_SUFFIXES:
-        return Source(str(p), _photos([p], skipped), still=True, skipped=skipped)
+        return Source(str(p), _photos([p], skipped), still=True, skipped=skipped, count=1)
     if p.suffix.lower() in VIDEO_SUFFIXES:
-        opener = _opener(str(p), "video")
-        return Source(str(p), _capture(opener, str(p), False, max_frames, notice, capture))
+        opener, fps = _opener(str(p), "video")
+        return Source(str(p), _capture(opener, str(p), False, max_frames, notice, capture), fps=fps)
     try:  # an image with an unusual name?
         read_image(p)
     except Exception:  # noqa: BLE001
         raise FeraError(f"{p} is neither an image nor a video fera can read") from None
-    return Source(str(p), _photos([p], skipped), still=True, skipped=skipped)
+    return Source(str(p), _photos([p], skipped), still=True, skipped=skipped, count=1)

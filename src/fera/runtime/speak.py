@@ -1,13 +1,14 @@
 """Speaking announcements: an espeak-ng voice, earcons (short sounds) or plain text lines.
 
-Audio speakers keep one pending utterance at most (newest wins), never say anything older than ``max_age_s``
-and play on a background thread, so the camera loop never blocks. Without a sound device they write WAV files
-into ``audio_dir``, else say once that they fall back to text lines. Standard library and numpy only.
+Audio speakers play on a background thread, so the camera loop never blocks. For live input they keep one
+pending utterance at most (newest wins) and never say anything older than ``max_age_s``; for photos the user
+asked about (``keep_all``) every sentence is played, in order. Without a sound device they write WAV files into
+``audio_dir``, else say once that they fall back to text lines. Standard library and numpy only.
 """
 from __future__ import annotations
 
-import io
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -15,19 +16,17 @@ import sys
 import tempfile
 import threading
 import time
-import wave
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol, TextIO
 
-import numpy as np
-
 from fera.errors import FeraError
 from fera.runtime.announce import STATUS_TEXT
-from fera.runtime.types import CLASS_NAMES, Announcement
+from fera.runtime.earcons import EARCONS, earcon_mono, earcon_wav, pan_gains, wav_bytes, write_earcons  # noqa: F401
+from fera.runtime.types import Announcement
 
 MODES = ("auto", "tts", "earcons", "screenreader", "off")
-EARCONS = CLASS_NAMES + ("no_face", "face_lost", "too_dark", "edge")  # expressions, then status sounds
 Player = Callable[[bytes, Announcement], None]  # plays (or stores) one WAV; gets the announcement too
 NO_ESPEAK = "espeak-ng not found: install it (apt-get install espeak-ng) or use --speech screenreader"
 TEXT_NOTICE = "announcements are printed as text lines"
@@ -139,20 +138,25 @@ def render_speech(text: str, config: SpeechConfig | None = None) -> bytes:
 
 
 class QueuedSpeaker:
-    """Base of the audio speakers: one pending slot (newest wins), stale ones dropped, a playback thread.
+    """Base of the audio speakers: a playback thread, one pending slot (newest wins, stale ones dropped) or, with
+    ``keep_all``, a queue.
 
     ``player(wav, announcement)`` replaces the sound output (tests: a fake slow player); ``clock`` is the clock of
-    ``say``'s ``now``; ``threaded=False``: nothing plays until ``step()``. Counters: ``played``, ``replaced``
-    (overwritten while waiting), ``dropped`` (too old when the player became free)."""
+    ``say``'s ``now``; ``threaded=False``: nothing plays until ``step()``. ``keep_all``: a queue that plays every
+    announcement in order, however long it waited (photos). ``echo=False``: text lines of the fallback are not
+    printed (the caller prints every line itself). Counters: ``played``, ``replaced`` (overwritten while
+    waiting), ``dropped`` (too old when the player became free)."""
 
     def __init__(self, config: SpeechConfig | None = None, *, player: Player | None = None,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
-                 log: Callable[[str], None] | None = None, stream: TextIO | None = None, threaded: bool = True):
+                 log: Callable[[str], None] | None = None, stream: TextIO | None = None, threaded: bool = True,
+                 keep_all: bool = False, echo: bool = True):
         self.config = config or SpeechConfig()
         self.clock, self.wall, self.log, self.threaded = clock, wall, log or _stderr, threaded
-        self._text = TextSpeaker(sys.stdout if stream is None else stream, wall)
+        self.keep_all = keep_all
+        self._text = TextSpeaker((sys.stdout if stream is None else stream) if echo else None, wall)
         self._cond, self._thread = threading.Condition(), None
-        self._pending: tuple[Announcement, float] | None = None
+        self._queue: deque[tuple[Announcement, float]] = deque()
         self._busy = self._closed = self._told = False
         self.played = self.replaced = self.dropped = self._files = 0
         argv = None if player else find_player(self.config)
@@ -176,14 +180,17 @@ class QueuedSpeaker:
         raise NotImplementedError
 
     def say(self, announcement: Announcement, now: float | None = None) -> None:
-        """Queue ``announcement`` (made at ``now`` on ``clock``), replacing the one waiting; never blocks."""
+        """Queue ``announcement`` (made at ``now`` on ``clock``), replacing the one waiting unless ``keep_all``;
+        never blocks."""
         if self._sink is None:
             return self._text.say(announcement, now)
         with self._cond:
             if self._closed:
                 return
-            self.replaced += self._pending is not None
-            self._pending = (announcement, self.clock() if now is None else now)
+            if not self.keep_all:
+                self.replaced += len(self._queue)
+                self._queue.clear()
+            self._queue.append((announcement, self.clock() if now is None else now))
             if self.threaded and self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="fera-speaker", daemon=True)
                 self._thread.start()
@@ -192,9 +199,9 @@ class QueuedSpeaker:
     def step(self) -> bool:
         """Take the waiting utterance, if any, and play it in this thread; True when one was taken."""
         with self._cond:
-            if self._pending is None:
+            if not self._queue:
                 return False
-            (a, t), self._pending, self._busy = self._pending, None, True
+            (a, t), self._busy = self._queue.popleft(), True
         try:
             self._play(a, t)
         finally:
@@ -204,7 +211,7 @@ class QueuedSpeaker:
         return True
 
     def _fresh(self, t: float) -> bool:
-        stale = self.clock() - t > self.config.max_age_s
+        stale = not self.keep_all and self.clock() - t > self.config.max_age_s
         self.dropped += stale
         return not stale
 
@@ -226,21 +233,23 @@ class QueuedSpeaker:
     def _run(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._pending is not None or self._closed)
+                self._cond.wait_for(lambda: self._queue or self._closed)
                 if self._closed:
                     return
             self.step()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Wait until nothing is waiting or playing; False on timeout."""
+        """Wait until nothing is waiting or playing (None: however long that takes); False on timeout."""
         with self._cond:
-            return self._cond.wait_for(lambda: self._pending is None and not self._busy, timeout)
+            return self._cond.wait_for(lambda: not self._queue and not self._busy, timeout)
 
     def _write_file(self, wav: bytes, a: Announcement) -> None:
-        """audio_dir/00001-20250101-120304-happy.wav, written atomically (a reader never sees half a file)."""
+        """audio_dir/00001-20250101-120304-happy.wav (a photo's: 00002-...-grace_hopper-describe.wav), written
+        atomically (a reader never sees half a file)."""
         self._files += 1
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.wall()))
-        path = Path(self.config.audio_dir) / f"{self._files:05d}-{stamp}-{a.earcon or a.kind or 'speech'}.wav"
+        name = re.sub(r"[^\w.-]+", "_", Path(a.name).stem)[:60] + "-" if a.name else ""
+        path = Path(self.config.audio_dir) / f"{self._files:05d}-{stamp}-{name}{a.earcon or a.kind or 'speech'}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_bytes(wav)
@@ -249,7 +258,8 @@ class QueuedSpeaker:
     def close(self) -> None:
         """Stop: drop what waits, cut the sound playing, end the thread."""
         with self._cond:
-            self._closed, self._pending = True, None
+            self._closed = True
+            self._queue.clear()
             self._cond.notify_all()
         if isinstance(self._sink, CommandPlayer):
             self._sink.stop()
@@ -270,81 +280,7 @@ class TtsSpeaker(QueuedSpeaker):
         return render_speech(text, self.config) if text else None
 
 
-# ---- earcons ---------------------------------------------------------------------------------------
-
-def _tone(sr: int, f0: float, dur: float, f1: float | None = None, harmonics=(1.0, 0.2), gain: float = 1.0,
-          tremolo: float = 0.0) -> np.ndarray:
-    """A note of ``dur`` s at ``f0`` Hz (gliding exponentially to ``f1``), with overtones, faded in and out."""
-    n = int(round(dur * sr))
-    t = np.arange(n) / sr
-    f = np.full(n, f0) if f1 is None else f0 * (f1 / f0) ** (t / dur)
-    phase = 2 * np.pi * np.cumsum(f) / sr
-    x = sum(a * np.sin(k * phase) for k, a in enumerate(harmonics, 1)) / sum(abs(a) for a in harmonics)
-    if tremolo:
-        x = x * (0.7 + 0.3 * np.sin(2 * np.pi * tremolo * t))
-    a, r, env = max(min(int(0.005 * sr), n // 4), 1), max(min(int(0.03 * sr), n // 3), 1), np.ones(n)
-    env[:a] = 0.5 - 0.5 * np.cos(np.pi * np.arange(a) / a)  # raised-cosine fades, 0 at both ends: no clicks
-    env[n - r:] = (0.5 - 0.5 * np.cos(np.pi * np.arange(r) / r))[::-1]
-    return gain * x * env
-
-
-def earcon_mono(name: str, sr: int = 22050) -> np.ndarray:
-    """The earcon ``name`` (see ``EARCONS``) as mono float samples, peak at most 1, each under 400 ms."""
-    T, R = (lambda *a, **k: _tone(sr, *a, **k)), (lambda d: np.zeros(int(round(d * sr))))
-    buzz, pure, tick = (1.0, 0.5, 0.33, 0.25, 0.2), (1.0,), _tone(sr, 1760.0, 0.03, harmonics=(1.0,))
-    tap = _tone(sr, 262.0, 0.07, harmonics=(1.0, 0.1), gain=0.7)
-    parts = {
-        "happy": [T(523.25, 0.14), R(0.03), T(659.26, 0.18)],  # rising major third C5-E5
-        "sad": [T(392.0, 0.17, gain=0.7), R(0.03), T(329.63, 0.19, gain=0.7)],  # falling minor third G4-E4, soft
-        "surprise": [T(500.0, 0.18, 1500.0)],  # quick upward glide
-        "neutral": [T(440.0, 0.25, harmonics=pure, gain=0.6)],  # one soft tone
-        "angry": [T(150.0, 0.09, harmonics=buzz), R(0.04), T(150.0, 0.09, harmonics=buzz)],  # two low buzzes
-        "disgust": [T(330.0, 0.3, 250.0, harmonics=(1.0, 0, 0.5, 0, 0.3), tremolo=12.0)],  # sagging, wobbly
-        "fear": [T(932.33 if i % 2 else 880.0, 0.045, harmonics=pure, gain=0.8) for i in range(6)],  # fast trill
-        "no_face": [tap, R(0.06), tap],  # two soft low taps
-        "face_lost": [T(700.0, 0.28, 350.0, harmonics=(1.0, 0.3))],  # falling glide
-        "too_dark": [T(110.0, 0.35, harmonics=(1.0, 0.5, 0.25))],  # low hum
-        "edge": [tick, R(0.04), tick, R(0.04), tick],  # three high ticks
-    }
-    return np.concatenate(parts[name])
-
-
-def pan_gains(position: str | None, pan: float = 0.8) -> tuple[float, float]:
-    """Constant-power (left, right) gains, left² + right² = 1; "ahead" or None in the middle."""
-    theta = ({"left": -pan, "right": pan}.get(position or "", 0.0) + 1) * np.pi / 4
-    return float(np.cos(theta)), float(np.sin(theta))
-
-
-def wav_bytes(samples: np.ndarray, sr: int) -> bytes:
-    """16-bit PCM WAV of float samples in -1..1, shape (n,) mono or (n, channels)."""
-    x = np.asarray(samples, dtype=np.float64)
-    x = x[:, None] if x.ndim == 1 else x
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setparams((x.shape[1], 2, sr, 0, "NONE", "not compressed"))
-        w.writeframes(np.round(np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
-    return buf.getvalue()
-
-
-def earcon_wav(name: str, position: str | None = None, config: SpeechConfig | None = None) -> bytes:
-    """The earcon ``name`` panned to ``position``, as stereo 16-bit WAV bytes."""
-    c = config or SpeechConfig()
-    x = earcon_mono(name, c.sample_rate) * c.earcon_volume
-    left, right = pan_gains(position, c.pan)
-    return wav_bytes(np.stack([x * left, x * right], axis=1), c.sample_rate)
-
-
-def write_earcons(folder: str | os.PathLike, config: SpeechConfig | None = None, positions=("ahead",)) -> list[Path]:
-    """Write every earcon into ``folder`` ("happy.wav", "happy_left.wav" for other positions) to listen to."""
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name in EARCONS:
-        for pos in positions:
-            paths.append(out / (f"{name}.wav" if pos in (None, "ahead") else f"{name}_{pos}.wav"))
-            paths[-1].write_bytes(earcon_wav(name, pos, config))
-    return paths
-
+# ---- earcons (the sounds themselves: fera.runtime.earcons) ----------------------------------------
 
 class EarconSpeaker(QueuedSpeaker):
     """Plays the announcement's earcon panned by position ("edge_left": the edge sound, left); text with no

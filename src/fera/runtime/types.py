@@ -76,23 +76,30 @@ class Box:
         return {k: round(float(v), 1) for k, v in asdict(self).items()}
 
 
+Keypoints = tuple  # the detector's six (x, y) points in pixels (see fera.runtime.geometry), or () for none
+
+
 @dataclass
 class Face:
     """One detection in one frame."""
 
     box: Box
     score: float = 1.0  # detector confidence, 0..1
+    keypoints: Keypoints = ()
 
     @classmethod
     def of(cls, obj) -> "Face":
-        """A ``Face`` from a Face, a Box, an (x, y, w, h) tuple, or any object with x, y, w, h (and score)."""
+        """A ``Face`` from a Face, a Box, an (x, y, w, h) tuple, or any object with x, y, w, h (and score,
+        keypoints)."""
         if isinstance(obj, Face):
             return obj
         if isinstance(obj, Box):
             return cls(obj)
         if isinstance(obj, (tuple, list)):
             return cls(Box(*(float(v) for v in obj[:4])))
-        return cls(Box(float(obj.x), float(obj.y), float(obj.w), float(obj.h)), float(getattr(obj, "score", 1.0)))
+        kps = tuple((float(u), float(v)) for u, v in (getattr(obj, "keypoints", None) or ()))
+        return cls(Box(float(obj.x), float(obj.y), float(obj.w), float(obj.h)), float(getattr(obj, "score", 1.0)),
+                   kps)
 
 
 @dataclass
@@ -118,6 +125,7 @@ class Expression:
     label: str
     confidence: float  # smoothed calibrated probability of ``label``, 0..1
     probs: np.ndarray | None = None  # all smoothed probabilities, in the classifier's class order
+    since: float | None = None  # when ``label`` became the smoothed top (the smoother's clock); None = unknown
 
 
 @dataclass
@@ -131,6 +139,8 @@ class TrackedFace:
     hits: int = 1  # frames in which the track was matched
     probs: np.ndarray | None = None  # calibrated class probabilities of this frame; None = not classified
     expression: Expression | None = None  # smoothed expression; None = nothing known yet
+    keypoints: Keypoints = ()  # of the latest matched detection
+    confirmed: bool = True  # seen in most of several recent frames (the tracker's rule); only these are people
 
 
 @dataclass
@@ -143,6 +153,7 @@ class Announcement:
     kind: str  # "expression", "status" or "describe"
     earcon: str | None = None  # sound name: an expression label or a status code ("no_face", ...)
     position: str | None = None  # "left" / "ahead" / "right", e.g. to pan the earcon
+    name: str | None = None  # what it is about, e.g. the photo's file name (names the WAV files of --audio_dir)
 
 
 @dataclass
@@ -161,6 +172,7 @@ class Decision:
     distance: str | None = None
     confidence: float | None = None
     earcon: str | None = None
+    facing: str | None = None  # "you", "left" or "right" when the keypoints say so reliably
 
     @property
     def announcement(self) -> Announcement | None:
