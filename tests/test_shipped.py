@@ -1,5 +1,6 @@
 """The models that ship in the package: complete, self-describing, small, and as good as their card says."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -39,12 +40,15 @@ def test_onnx_files_carry_their_metadata(name):
 def test_card_records_what_the_issue_asks(name):
     c = shipped.card(name)
     t = c["training"]
-    assert t["command"].startswith("fera train") and t["wall_seconds"] > 0
+    command = re.sub(r"^([A-Z_]+=\S+ )+", "", t["command"])  # after environment settings such as KERAS_BACKEND=
+    assert command.startswith("fera train") and t["wall_seconds"] > 0
     assert len(t["commit"]) == 40 and int(t["commit"], 16) >= 0  # a full git commit hash
     assert t["backend"] in ("torch", "jax", "tensorflow") and t["hardware"]
     assert 0 < c["val"]["accuracy"] <= 1 and 0 < c["val"]["macro_f1"] <= 1 and c["val"]["images"] == 3589
     assert set(c["val"]["per_class"]) == set(c["class_names"])
-    assert c["calibration"]["ece_after"] <= c["calibration"]["ece_before"]
+    # the temperature minimises the val NLL (ECE, a binned measure, need not fall with it: it is reported)
+    assert c["calibration"]["nll_after"] <= c["calibration"]["nll_before"] + 1e-6
+    assert 0 <= c["calibration"]["ece_after"] < 0.1
     assert c["latency_ms"]["fp32_b1"]["p50"] > 0
     if f"{name}.int8.onnx" in c["files"]:
         assert c["export"]["int8"]["argmax_agreement"] >= 0.995 and c["export"]["int8"]["images"] == 3589
