@@ -33,6 +33,19 @@ def demo_root(tmp_path_factory) -> Path:
                               per_class={"train": 12, "val": 4, "test": 4}, seed=1)
 
 
+@pytest.fixture(scope="session")
+def trained_run(demo_root, tmp_path_factory) -> Path:
+    """One tiny trained run (the fast model, 3 epochs on demo_root), trained once per session and shared by the
+    evaluate, calibrate, export and report tests. Tests read it; one that changes a run works on a copy."""
+    from fera.cli import main
+
+    out = tmp_path_factory.mktemp("trained") / "run"
+    assert main(["train", "--data_root", str(demo_root), "--out_dir", str(out), "--model", "fast", "--epochs", "3",
+                 "--batch_size", "16", "--class_weight", "none", "--l2", "0", "--dropout", "0.1",
+                 "--verbose", "0"]) == 0
+    return out
+
+
 def make_tree(root: Path, spec: dict[str, dict[str, int]], size=(48, 48), seed=0) -> Path:
     """Write random grayscale PNGs: spec = {split: {class: count}}."""
     rng = np.random.default_rng(seed)

@@ -47,13 +47,13 @@ def test_temperature_one_is_identity_and_ece_of_a_perfect_model_is_zero():
 
 
 @pytest.mark.train
-def test_fera_calibrate_updates_the_model_files_and_writes_the_report(demo_root, tmp_path, capsys):
+def test_fera_calibrate_updates_the_model_files_and_writes_the_report(trained_run, tmp_path, capsys):
+    import shutil
+
     from fera.cli import main
     from fera.modelio import read_meta
 
-    run = tmp_path / "run"
-    assert main(["train", "--data_root", str(demo_root), "--out_dir", str(run), "--model", "fast", "--epochs", "2",
-                 "--batch_size", "16", "--class_weight", "none", "--verbose", "0"]) == 0
+    run = shutil.copytree(trained_run, tmp_path / "run")  # calibrate rewrites the model files: the shared run stays
     assert read_meta(run / "best_model.keras")["temperature"] == 1.0
     assert main(["calibrate", "--model", str(run), "--json"]) == 0  # data_root comes from the run's config
     rep = json.loads(capsys.readouterr().out)
@@ -63,6 +63,7 @@ def test_fera_calibrate_updates_the_model_files_and_writes_the_report(demo_root,
     saved = json.loads((run / "calibration.json").read_text())
     assert saved["split"] == "val" and saved["nll_after"] <= saved["nll_before"] + 1e-6
     assert (run / "reliability.png").stat().st_size > 1000
+    assert read_meta(trained_run / "best_model.keras")["temperature"] == 1.0  # the shared run is untouched
 
 
 def test_calibrate_without_a_model_is_a_one_line_error(capsys):

@@ -1,4 +1,4 @@
-"""`fera evaluate` on folders, FER roots and CSVs (trains one tiny model per backend)."""
+"""`fera evaluate` on folders, FER roots and CSVs (on the tiny run trained once per session, see conftest.py)."""
 import json
 
 import numpy as np
@@ -11,19 +11,12 @@ from fera.evaluate import align_labels, score
 pytestmark = pytest.mark.train
 
 
-@pytest.fixture(scope="module")
-def run_dir(demo_root, tmp_path_factory):
-    out = tmp_path_factory.mktemp("evalrun") / "run"
-    assert main(["train", "--data_root", str(demo_root), "--out_dir", str(out), "--model", "fast",
-                 "--epochs", "1", "--batch_size", "16", "--verbose", "0"]) == 0
-    return out
-
-
-def test_evaluate_class_folder_reproduces_training_metrics(run_dir, demo_root, tmp_path, capsys):
+def test_evaluate_class_folder_reproduces_training_metrics(trained_run, demo_root, tmp_path, capsys):
     out = tmp_path / "eval"
-    assert main(["evaluate", "--model", str(run_dir), "--data_root", str(demo_root / "val"), "--out_dir", str(out)]) == 0
+    assert main(["evaluate", "--model", str(trained_run), "--data_root", str(demo_root / "val"),
+                 "--out_dir", str(out)]) == 0
     m = json.loads((out / "metrics.json").read_text())
-    trained = json.loads((run_dir / "metrics.json").read_text())
+    trained = json.loads((trained_run / "metrics.json").read_text())
     assert m["split"] == "val" and m["num_images"] == 16
     assert m["accuracy"] == pytest.approx(trained["val_accuracy"], abs=1e-6)
     assert m["macro_f1"] == pytest.approx(trained["val_macro_f1"], abs=1e-6)
@@ -32,26 +25,26 @@ def test_evaluate_class_folder_reproduces_training_metrics(run_dir, demo_root, t
     assert "val: accuracy" in capsys.readouterr().out
 
 
-def test_evaluate_fer_root_uses_test_and_h5_works(run_dir, demo_root, tmp_path):
+def test_evaluate_fer_root_uses_test_and_h5_works(trained_run, demo_root, tmp_path):
     out = tmp_path / "eval"
-    assert main(["evaluate", "--model", str(run_dir / "best_model.h5"), "--data_root", str(demo_root),
+    assert main(["evaluate", "--model", str(trained_run / "best_model.h5"), "--data_root", str(demo_root),
                  "--out_dir", str(out), "--json"]) == 0
     m = json.loads((out / "metrics.json").read_text())
-    trained = json.loads((run_dir / "metrics.json").read_text())
+    trained = json.loads((trained_run / "metrics.json").read_text())
     assert m["split"] == "test" and m["accuracy"] == pytest.approx(trained["test_accuracy"], abs=1e-6)
 
 
-def test_subset_of_classes_is_mapped_by_name(run_dir, tmp_path):
+def test_subset_of_classes_is_mapped_by_name(trained_run, tmp_path):
     data = make_tree(tmp_path / "d", {"x": {"sad": 3, "happy": 2}})
-    assert main(["evaluate", "--model", str(run_dir), "--data_root", str(data / "x"), "--out_dir",
+    assert main(["evaluate", "--model", str(trained_run), "--data_root", str(data / "x"), "--out_dir",
                  str(tmp_path / "o")]) == 0
     m = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert m["per_class"]["sad"]["support"] == 3 and m["per_class"]["neutral"]["support"] == 0
 
 
-def test_label_map_mismatch_is_a_clear_error(run_dir, tmp_path, capsys):
+def test_label_map_mismatch_is_a_clear_error(trained_run, tmp_path, capsys):
     data = make_tree(tmp_path / "d", {"x": {"angry": 2, "happy": 2}})
-    assert main(["evaluate", "--model", str(run_dir), "--data_root", str(data / "x"), "--out_dir",
+    assert main(["evaluate", "--model", str(trained_run), "--data_root", str(data / "x"), "--out_dir",
                  str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("fera: error: label map mismatch") and "angry" in err and "\n" not in err

@@ -14,15 +14,6 @@ from fera.inference import OnnxModel
 from fera.modelio import load_model
 
 
-@pytest.fixture(scope="module")
-def run_dir(demo_root, tmp_path_factory):
-    out = tmp_path_factory.mktemp("export") / "run"
-    assert main(["train", "--data_root", str(demo_root), "--out_dir", str(out), "--model", "fast", "--epochs", "3",
-                 "--batch_size", "16", "--class_weight", "none", "--l2", "0", "--dropout", "0.1",
-                 "--verbose", "0"]) == 0
-    return out
-
-
 def _val(demo_root):
     from fera.evaluate import held_out
 
@@ -32,12 +23,12 @@ def _val(demo_root):
     return x.astype(np.float32)[..., None] / 255.0, y
 
 
-def test_fp32_export_matches_keras_and_carries_metadata(run_dir, demo_root, tmp_path, capsys):
+def test_fp32_export_matches_keras_and_carries_metadata(trained_run, demo_root, tmp_path, capsys):
     out = tmp_path / "m.onnx"
-    assert main(["export", "--model", str(run_dir), "--out", str(out)]) == 0
+    assert main(["export", "--model", str(trained_run), "--out", str(out)]) == 0
     assert "fp32 check on 16 images" in capsys.readouterr().err
     m = OnnxModel.load(out)
-    keras_model, meta = load_model(run_dir)
+    keras_model, meta = load_model(trained_run)
     assert m.meta["class_names"] == meta["class_names"] and m.input_size == (48, 48)
     assert m.meta["preprocessing"]["scale"] == pytest.approx(1 / 255) and "temperature" in m.meta
     x, _ = _val(demo_root)
@@ -46,21 +37,21 @@ def test_fp32_export_matches_keras_and_carries_metadata(run_dir, demo_root, tmp_
     assert [o.name for o in onnx.load(str(out)).graph.output] == ["probabilities"]
 
 
-def test_export_refuses_to_keep_a_file_that_disagrees(run_dir, tmp_path, monkeypatch, capsys):
+def test_export_refuses_to_keep_a_file_that_disagrees(trained_run, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(export, "FP32_TOLERANCE", -1.0)  # nothing can agree now
     out = tmp_path / "bad.onnx"
-    assert main(["export", "--model", str(run_dir), "--out", str(out)]) == 2
+    assert main(["export", "--model", str(trained_run), "--out", str(out)]) == 2
     assert "differs from Keras" in capsys.readouterr().err and not out.exists()
     assert list(tmp_path.iterdir()) == []  # no temporary left behind
 
 
-def test_int8_export_is_static_qdq_and_checked(run_dir, tmp_path, monkeypatch, capsys):
+def test_int8_export_is_static_qdq_and_checked(trained_run, tmp_path, monkeypatch, capsys):
     out = tmp_path / "m8.onnx"
     monkeypatch.setattr(export, "INT8_MIN_AGREEMENT", 1.01)  # impossible: must refuse
-    assert main(["export", "--model", str(run_dir), "--out", str(out), "--int8"]) == 2
+    assert main(["export", "--model", str(trained_run), "--out", str(out), "--int8"]) == 2
     assert "not written" in capsys.readouterr().err and not out.exists()
     monkeypatch.setattr(export, "INT8_MIN_AGREEMENT", 0.0)
-    assert main(["export", "--model", str(run_dir), "--out", str(out), "--int8", "--json"]) == 0
+    assert main(["export", "--model", str(trained_run), "--out", str(out), "--int8", "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
     assert 0 <= rep["int8"]["argmax_agreement"] <= 1 and rep["int8"]["images"] == 16
     ops = {n.op_type for n in onnx.load(str(out)).graph.node}
@@ -69,16 +60,16 @@ def test_int8_export_is_static_qdq_and_checked(run_dir, tmp_path, monkeypatch, c
     assert m.meta["quantization"].startswith("int8 static") and len(m.class_names) == 4
 
 
-def test_large_weights_are_stored_as_fp16_and_still_agree(run_dir, demo_root, tmp_path, monkeypatch):
+def test_large_weights_are_stored_as_fp16_and_still_agree(trained_run, demo_root, tmp_path, monkeypatch):
     monkeypatch.setattr(export, "MAX_BYTES", 1000)
     out = tmp_path / "half.onnx"
-    assert main(["export", "--model", str(run_dir), "--out", str(out)]) == 0
+    assert main(["export", "--model", str(trained_run), "--out", str(out)]) == 0
     g = onnx.load(str(out)).graph
     assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in g.initializer)
     m = OnnxModel.load(out)
     assert m.meta["weights_storage"].startswith("float16")
     x, _ = _val(demo_root)
-    keras_model, _ = load_model(run_dir)
+    keras_model, _ = load_model(trained_run)
     np.testing.assert_allclose(m.raw(x), keras_model.predict(x, verbose=0), atol=2e-3)
 
 

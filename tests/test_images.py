@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from fera.images import to_gray_array
 
@@ -50,6 +50,8 @@ def test_corrupt_and_non_image_files_raise(tmp_path):
     text.write_text("not an image")
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
-    for p in (truncated, text, empty):
-        with pytest.raises(Exception):
+    with pytest.raises(OSError, match="Truncated File Read"):
+        to_gray_array(truncated, (48, 48))
+    for p in (text, empty):
+        with pytest.raises(UnidentifiedImageError, match="cannot identify image file"):
             to_gray_array(p, (48, 48))

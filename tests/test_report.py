@@ -10,14 +10,6 @@ pytestmark = pytest.mark.train
 SECTIONS = ["summary", "settings", "data", "curves", "confusion", "per-class", "calibration", "mistakes", "gradcam"]
 
 
-@pytest.fixture(scope="module")
-def run_dir(demo_root, tmp_path_factory):
-    out = tmp_path_factory.mktemp("report") / "run"
-    assert main(["train", "--data_root", str(demo_root), "--out_dir", str(out), "--model", "fast", "--epochs", "2",
-                 "--batch_size", "16", "--verbose", "0"]) == 0
-    return out
-
-
 class Page(HTMLParser):
     """Collects what an accessibility check looks at."""
 
@@ -62,11 +54,11 @@ def check_accessible(text):
     return page
 
 
-def test_report_of_a_run(run_dir, tmp_path, capsys):
+def test_report_of_a_run(trained_run, tmp_path, capsys):
     out = tmp_path / "r" / "report.html"
-    assert main(["report", str(run_dir), "--out", str(out), "--json"]) == 0
+    assert main(["report", str(trained_run), "--out", str(out), "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
-    trained = json.loads((run_dir / "metrics.json").read_text())
+    trained = json.loads((trained_run / "metrics.json").read_text())
     assert rep["split"] == "val" and rep["accuracy"] == pytest.approx(trained["val_accuracy"], abs=1e-6)
     text = out.read_text()
     page = check_accessible(text)
@@ -77,9 +69,9 @@ def test_report_of_a_run(run_dir, tmp_path, capsys):
     assert "Numbers per epoch" in text and "train.epochs" in text
 
 
-def test_evaluate_writes_the_same_report_for_a_held_out_set(run_dir, demo_root, tmp_path, capsys):
+def test_evaluate_writes_the_same_report_for_a_held_out_set(trained_run, demo_root, tmp_path, capsys):
     out = tmp_path / "eval"
-    assert main(["evaluate", "--model", str(run_dir), "--data_root", str(demo_root), "--out_dir", str(out),
+    assert main(["evaluate", "--model", str(trained_run), "--data_root", str(demo_root), "--out_dir", str(out),
                  "--report", "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
     assert rep["split"] == "test" and rep["report"] == str(out / "report.html")
@@ -96,20 +88,20 @@ def test_report_needs_a_run_or_an_evaluation(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("fera: error: ") and "neither a trained model" in err[0]
 
 
-def test_pdf_without_chromium_is_one_line_and_keeps_the_html(run_dir, tmp_path, monkeypatch, capsys):
+def test_pdf_without_chromium_is_one_line_and_keeps_the_html(trained_run, tmp_path, monkeypatch, capsys):
     import shutil
 
     monkeypatch.setattr(shutil, "which", lambda name: None)
     out = tmp_path / "r.html"
-    assert main(["report", str(run_dir), "--out", str(out), "--pdf"]) == 2
+    assert main(["report", str(trained_run), "--out", str(out), "--pdf"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("fera: error: no PDF converter") and out.is_file()
 
 
-def test_pdf_with_chromium(run_dir, tmp_path, capsys):
+def test_pdf_with_chromium(trained_run, tmp_path, capsys):
     import shutil
 
     if not any(shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")):
         pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run does)")
-    assert main(["report", str(run_dir), "--out", str(tmp_path / "r.html"), "--pdf"]) == 0
+    assert main(["report", str(trained_run), "--out", str(tmp_path / "r.html"), "--pdf"]) == 0
     assert (tmp_path / "r.pdf").read_bytes()[:5] == b"%PDF-"

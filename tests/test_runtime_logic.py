@@ -410,7 +410,7 @@ def test_smoother_unclassified_frames_and_forgetting():
     sm.update([], now=0.3)  # track gone: forgotten
     e = sm.update([TrackedFace(1, f.box, probs=np.array([0.9, 0.1]))], now=0.4)[0].expression
     assert (e.label, e.confidence) == ("a", pytest.approx(0.9))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="3 probabilities for 2 classes"):
         sm.update([TrackedFace(1, f.box, probs=np.ones(3) / 3)], now=0.5)
 
 

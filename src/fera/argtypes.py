@@ -6,8 +6,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import inspect
 import math
+import re
 import sys
+import textwrap
 
 
 class Parser(argparse.ArgumentParser):
@@ -16,6 +20,72 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str):
         sys.stderr.write(f"fera: error: {message}; see `{self.prog} -h`\n")
         sys.exit(2)
+
+
+class Formatter(argparse.HelpFormatter):
+    """Help text whose paragraphs are wrapped and whose indented lines (examples, key lists) are kept as they are."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        out, para = [], []
+        for line in text.splitlines() + [""]:
+            if line.strip() and not line[:1].isspace():
+                para.append(line.strip())
+                continue
+            if para:
+                out.append(textwrap.fill(" ".join(para), width, initial_indent=indent, subsequent_indent=indent))
+                para = []
+            out.append(indent + line if line.strip() else "")
+        return "\n".join(out).rstrip("\n")
+
+
+def examples_text(examples) -> str:
+    """"examples:" and one indented line per example: a command line, or a (command line, comment) pair."""
+    return "examples:\n" + "\n".join(f"  {e}" if isinstance(e, str) else f"  {e[0]}  # {e[1]}" for e in examples)
+
+
+def add_command(sub, name: str, run, arguments=None, examples=(), epilog: str = ""):
+    """The one way a fera command is declared: ``run(args)`` does it (the first line of its docstring is the
+    one-line help, the whole docstring the description), ``arguments(parser)`` adds its options, and
+    ``examples`` (command lines, or (command line, comment) pairs) end its ``-h``, after ``epilog``."""
+    text = "\n\n".join(t for t in (epilog, examples_text(examples) if examples else "") if t)
+    doc = inspect.cleandoc(run.__doc__)
+    p = sub.add_parser(name, help=doc.splitlines()[0], description=doc, epilog=text or None, formatter_class=Formatter)
+    p.set_defaults(func=run)
+    if arguments is not None:
+        arguments(p)
+    return p
+
+
+def setting_default(cls, name: str):
+    """The default of field ``name`` of the settings dataclass ``cls``."""
+    f = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default
+
+
+def shown(value) -> str:
+    """A default as a user would type it: 48,48 for a size, 0.001 for a float, adam for a string."""
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def add_option(p, flag: str, setting=None, help: str = "", **kw):
+    """``p.add_argument`` whose ``{default}`` in ``help`` is filled from ``setting`` = (dataclass, field name), or
+    from ``default=``: the help can never disagree with the code. The option's own default stays None
+    when it comes from a dataclass, so a command can tell "not given" from "given"."""
+    value = setting_default(*setting) if setting else kw.get("default")
+    action = p.add_argument(flag, help=help.replace("{default}", shown(value)), **kw)
+    action.setting = setting
+    return action
+
+
+def bind_default(p, dest: str, cls=None, name: str = "") -> None:
+    """Make the "(default ...)" of an option declared elsewhere show the value the code uses: field ``name`` of
+    the settings dataclass ``cls`` the option overrides, or without ``cls`` the option's own default."""
+    action = next(a for a in p._actions if a.dest == dest)
+    value = setting_default(cls, name) if cls else action.default
+    action.help = re.sub(r"\(default\b[^):;,]*", lambda _: f"(default {shown(value)}", action.help, count=1)
+    action.setting = (cls, name) if cls else None
 
 
 def _span(lo, hi, open_lo: bool = False, open_hi: bool = False) -> str:

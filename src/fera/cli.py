@@ -1,4 +1,7 @@
-"""fera: train, evaluate and inspect facial-expression models. Run `fera COMMAND -h` for a command's options."""
+"""fera, the Facial Emotion Recognition Assistant. `fera assist` tells a blind or low-vision person, offline, by
+voice, short sounds or screen-reader text, the facial expressions of the people in front of a camera, in a video
+or in photos. The other commands serve it as a local web page, explain it, and get the data, train, evaluate,
+calibrate and export the models behind it. Run `fera COMMAND -h` for a command's options and examples."""
 from __future__ import annotations
 
 import argparse
@@ -9,36 +12,10 @@ import sys
 import time
 from dataclasses import fields
 
-from fera.argtypes import COUNT, FRACTION, NON_NEGATIVE, POSITIVE, RATE, Parser, float_in
-from fera.config import (CLASS_WEIGHTINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, AugmentConfig, DataConfig, ModelConfig,
-                         RunConfig, TrainConfig)
+from fera.argtypes import COUNT, Formatter, Parser, add_command, add_option, bind_default, examples_text
+from fera.config import AugmentConfig, DataConfig, ModelConfig, RunConfig, TrainConfig
 from fera.errors import FeraError, Interrupted, missing_package
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.replace("x", ",").split(","))
-        if h < 8 or w < 8:
-            raise ValueError
-        return h, w
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HEIGHT,WIDTH of at least 8,8, e.g. 48,48 (got {text!r})") from None
-
-
-def _data_options() -> argparse.ArgumentParser:
-    """Options shared by every command that reads a dataset (defined once)."""
-    p = argparse.ArgumentParser(add_help=False)
-    g = p.add_argument_group("data")
-    g.add_argument("--data_root", help="FER-style root (train/, optional val/ and test/) or a FER-2013 CSV")
-    g.add_argument("--img_size", type=_size, help="HEIGHT,WIDTH images are converted to (default 48,48)")
-    g.add_argument("--batch_size", type=COUNT, help="images per batch (default 64)")
-    g.add_argument("--val_split", type=float_in(0, 1, open_lo=True, open_hi=True),
-                   help="share of train/ held out when there is no val/ (default 0.2)")
-    g.add_argument("--seed", type=NON_NEGATIVE, help="seed for the split, shuffling and augmentation (default 42)")
-    g.add_argument("--cache_dir", help="decoded-data cache folder (default $FERA_CACHE_DIR or ~/.cache/fera)")
-    g.add_argument("--no_cache", action="store_true", help="neither read nor write the decoded-data cache")
-    g.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    return p
+from fera.options import data_options, train_arguments
 
 
 def _fill(dc_type, args, **renames):
@@ -102,41 +79,6 @@ def cmd_data(args) -> int:
     return 0
 
 
-def _train_options() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(add_help=False)
-    g = p.add_argument_group("training")
-    g.add_argument("--out_dir", help="folder for the run's artifacts (default runs/vgg13_fer)")
-    g.add_argument("--model", help="registry name of the model (default vgg13; see `fera models`)")
-    g.add_argument("--epochs", type=COUNT, help="maximum epochs (default 20)")
-    g.add_argument("--optimizer", choices=OPTIMIZERS,
-                   help="adam (default, the design's), adamw (--l2 as decoupled weight decay) or sgd (Nesterov)")
-    g.add_argument("--lr", type=POSITIVE, help="peak learning rate (default 1e-3)")
-    g.add_argument("--warmup_epochs", type=float_in(0),
-                   help="epochs of linear learning-rate warm-up (default 1; 0 = none)")
-    g.add_argument("--l2", type=float_in(0), help="L2 penalty on kernels (default 1e-4; weight decay with adamw)")
-    g.add_argument("--dropout", type=RATE, help="dropout after the dense layers (default 0.5)")
-    g.add_argument("--block_dropout", type=RATE, help="dropout after each conv block (default 0)")
-    g.add_argument("--schedule", choices=SCHEDULES,
-                   help="learning rate after the warm-up: plateau (default, ReduceLROnPlateau) or cosine")
-    g.add_argument("--label_smoothing", type=RATE, help="label smoothing of the loss (default 0)")
-    g.add_argument("--min_lr", type=float_in(0), help="lowest learning rate of either schedule (default 1e-6)")
-    g.add_argument("--patience", type=NON_NEGATIVE, help="early-stopping patience in epochs (default 10)")
-    g.add_argument("--class_weight", choices=CLASS_WEIGHTINGS,
-                   help="class weighting of the loss (default balanced, as the design)")
-    g.add_argument("--no_augment", action="store_true", help="train without augmentation")
-    g.add_argument("--crop", type=NON_NEGATIVE,
-                   help="random crop: pad by this many pixels and cut the original size (default 0)")
-    g.add_argument("--erasing", type=FRACTION, help="share of images with a random rectangle erased (default 0)")
-    g.add_argument("--soft_labels", help="labels.csv of `fera data convert --ferplus`: train on each image's vote "
-                   "distribution (evaluation stays on the folders' majority labels)")
-    g.add_argument("--precision", choices=PRECISIONS,
-                   help="float32 (default) or mixed_bfloat16: ~1.5x faster on CPUs with bf16 support")
-    g.add_argument("--resume", action="store_true", help="continue the run in --out_dir from its last epoch")
-    g.add_argument("--overwrite", action="store_true", help="start afresh in a non-empty --out_dir")
-    g.add_argument("--verbose", type=int, choices=(0, 1, 2), help="Keras output: 0 none, 1 progress bar, 2 a line per epoch")
-    return p
-
-
 def cmd_train(args) -> int:
     """Train a model (the design's VGG-13 by default) and write every artifact to --out_dir."""
     from fera.fileio import read_json
@@ -177,7 +119,7 @@ def cmd_evaluate(args) -> int:
 
     if not args.model or not args.data_root or not args.out_dir:
         raise FeraError("fera evaluate needs --model, --data_root and --out_dir")
-    m = evaluate_model(args.model, args.data_root, args.out_dir, batch_size=args.batch_size or 256, log=_err)
+    m = evaluate_model(args.model, args.data_root, args.out_dir, batch_size=args.batch_size, log=_err)
     if args.report:
         from fera.report import source_of, write_report
 
@@ -260,46 +202,105 @@ def architectures() -> list[tuple[str, str]]:
     return sorted(found)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="fera", description=__doc__)
-    from fera import __version__
-
-    parser.add_argument("--version", action="version", version=f"fera {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    data_opts, train_opts = _data_options(), _train_options()
-
-    def add(name, fn, parents=()):
-        p = sub.add_parser(name, parents=list(parents), help=fn.__doc__.splitlines()[0], description=fn.__doc__)
-        p.set_defaults(func=fn)
-        return p
-
+def _data_arguments(p) -> None:
     from fera.datasets import command as data_commands
 
-    data_commands.add_subcommands(add("data", cmd_data, [data_opts]))  # fera data get|convert|verify
-    add("train", cmd_train, [data_opts, train_opts])
-    ev = add("evaluate", cmd_evaluate, [data_opts])
-    ev.add_argument("--model", help="a shipped model name (see `fera models`), an .onnx, .keras or .h5 file, "
-                    "or a run folder")
-    ev.add_argument("--out_dir", help="folder for metrics.json, the report and the confusion matrix")
-    ev.add_argument("--report", action="store_true", help="also write report.html there (see `fera report`)")
-    cal = add("calibrate", cmd_calibrate, [data_opts])
-    cal.add_argument("--model", help="a run folder or a .keras/.h5 file (its temperature is updated)")
-    cal.add_argument("--out_dir", help="folder for calibration.json and reliability.png (default: the model's)")
-    exp = add("export", cmd_export, [data_opts])
-    exp.add_argument("--model", help="a run folder or a .keras/.h5 file")
-    exp.add_argument("--out", help="the .onnx file to write")
-    exp.add_argument("--int8", action="store_true", help="static int8 quantization (kept only if it agrees)")
-    from fera import explain, report
-    from fera.runtime import app
+    data_options(p)
+    data_commands.add_subcommands(p)  # fera data get|convert|verify
 
-    app.add_arguments(add("assist", app.cmd_assist))
-    explain.add_arguments(add("explain", explain.cmd_explain))
-    report.add_arguments(add("report", report.cmd_report))
+
+def _evaluate_arguments(p) -> None:
+    p.add_argument("--model", help="a shipped model name (see `fera models`), an .onnx, .keras or .h5 file, "
+                   "or a run folder")
+    p.add_argument("--data_root", help="a folder of class folders, a FER-style root (its test/, else val/) or a CSV")
+    p.add_argument("--out_dir", help="folder for metrics.json, the report and the confusion matrix")
+    add_option(p, "--batch_size", type=COUNT, default=256, help="images per prediction batch (default {default})")
+    p.add_argument("--report", action="store_true", help="also write report.html there (see `fera report`)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def _calibrate_arguments(p) -> None:
+    p.add_argument("--model", help="a run folder or a .keras/.h5 file (its temperature is updated)")
+    p.add_argument("--data_root", help="the data whose val/ (or held-out share of train/) the temperature is "
+                   "fitted on (default: the run's)")
+    p.add_argument("--out_dir", help="folder for calibration.json and reliability.png (default: the model's)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def _export_arguments(p) -> None:
+    p.add_argument("--model", help="a run folder or a .keras/.h5 file")
+    p.add_argument("--out", help="the .onnx file to write")
+    p.add_argument("--int8", action="store_true", help="static int8 quantization (kept only if it agrees)")
+    p.add_argument("--data_root", help="the data whose val images check the export (default: the run's)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def _models_arguments(p) -> None:
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+
+
+def _assist_arguments(p) -> None:
+    from fera.runtime import app
+    from fera.runtime.announce import AnnounceConfig
+
+    app.add_arguments(p)
+    bind_default(p, "not_sure_below", AnnounceConfig, "maybe_min")
+    bind_default(p, "detector")  # "(default; small and far faces too)" -> "(default full; ...)"
+
+
+def _assist_keys() -> str:
+    from fera.runtime.keys import KEYS
+
+    return "keys while a camera or video runs in a terminal (no Enter needed):\n" + "\n".join(
+        f"  {'space' if k == ' ' else k:<6} {what}" for k, what in KEYS.items())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from fera import __version__, explain, report
+    from fera.runtime import app
     from fera.web import server
 
-    server.add_arguments(add("serve", server.cmd_serve))
-    models = add("models", cmd_models)
-    models.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser = Parser(prog="fera", description=__doc__, formatter_class=Formatter, epilog=examples_text([
+        ("fera assist --source 0", "describe the faces in front of camera 0"),
+        ("fera assist --source photos/", "one sentence per photo"),
+        ("fera serve", "the same in a web page on this computer"), ("fera assist -h", "its options and keys")]))
+    parser.add_argument("--version", action="version", version=f"fera {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_command(sub, "assist", app.cmd_assist, _assist_arguments, epilog=_assist_keys(), examples=[
+        ("fera assist --source src/fera/assets/samples", "photos: one sentence per photo"),
+        ("fera assist --source 0", "camera 0, live; the keys above"),
+        ("fera assist --source clip.mp4 --json --speech off", "a video; one JSON object per decision"),
+        ("ls photos/*.jpg | fera assist --source -", "image paths on stdin"),
+        ("fera assist --source 0 --speech earcons --verbosity 1", "short sounds, terse words")])
+    add_command(sub, "serve", server.cmd_serve, server.add_arguments, examples=[
+        ("fera serve", "then open http://127.0.0.1:8000/ on this computer"),
+        ("fera serve --port 8080 --model fast", "another port; the fast model for photos too")])
+    add_command(sub, "explain", explain.cmd_explain, explain.add_arguments, examples=[
+        "fera explain --model fast --image src/fera/assets/samples/astronaut.png --out astronaut_gradcam.png",
+        ("fera explain --model fast --image face.png --whole --class happy", "why (not) happy, for a face crop")])
+    add_command(sub, "models", cmd_models, _models_arguments, examples=[
+        ("fera models", "what ships: size, val accuracy, latency"), ("fera models --json", "one JSON object a line")])
+    add_command(sub, "data", cmd_data, _data_arguments, examples=[
+        ("fera data get --to data/fer2013", "download FER-2013 (see `fera data get -h`)"),
+        ("fera data --data_root data/fer2013", "counts, class weights, skipped files, one batch"),
+        ("fera data --data_root fer2013.csv --json", "the same for the CSV, as JSON")])
+    add_command(sub, "train", cmd_train, train_arguments, examples=[
+        "fera train --data_root data/fer2013 --out_dir runs/vgg13_fer",
+        ("fera train --data_root data/fer2013 --model fast --epochs 3 --out_dir runs/try", "a quick try"),
+        ("fera train --out_dir runs/vgg13_fer --resume", "after Ctrl-C: continue the same schedule")])
+    add_command(sub, "evaluate", cmd_evaluate, _evaluate_arguments, examples=[
+        ("fera evaluate --model runs/vgg13_fer --data_root data/fer2013 --out_dir runs/vgg13_fer/eval", "its test/"),
+        ("fera evaluate --model fast --data_root data/fer2013/val --out_dir runs/eval_fast --report",
+         "a shipped model, with report.html")])
+    add_command(sub, "calibrate", cmd_calibrate, _calibrate_arguments, examples=[
+        ("fera calibrate --model runs/vgg13_fer", "fit on the run's val data, store in the model"),
+        "fera calibrate --model runs/vgg13_fer/best_model.keras --data_root data/fer2013 --out_dir runs/cal"])
+    add_command(sub, "export", cmd_export, _export_arguments, examples=[
+        ("fera export --model runs/vgg13_fer --out model.onnx", "fp32, kept if ONNX Runtime agrees"),
+        ("fera export --model runs/vgg13_fer --out model.int8.onnx --int8", "static int8")])
+    add_command(sub, "report", report.cmd_report, report.add_arguments, examples=[
+        ("fera report runs/vgg13_fer", "runs/vgg13_fer/report.html: one self-contained page"),
+        ("fera report runs/vgg13_fer/eval --out eval.html --pdf", "an evaluation, also as PDF")])
     return parser
 
 

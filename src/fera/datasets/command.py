@@ -5,6 +5,7 @@ import argparse
 import json
 import sys
 
+from fera.argtypes import add_command, add_option
 from fera.errors import FeraError
 
 
@@ -12,37 +13,47 @@ def add_subcommands(data: argparse.ArgumentParser) -> None:
     """Add get, convert and verify under ``data``; without one, `fera data` stays the smoke test."""
     sub = data.add_subparsers(dest="data_command", metavar="{get,convert,verify}",
                               title="subcommands (without one: the smoke test of --data_root)")
-    g = sub.add_parser("get", help="download FER-2013 (Kaggle, --url) or take --file, and convert it into --to",
-                       description="Download FER-2013 with Kaggle's client (credentials in ~/.kaggle/kaggle.json or "
-                       "KAGGLE_USERNAME/KAGGLE_KEY), from --url, or take --file (fer2013.csv, a zip or a tar), then "
-                       "write train/ val/ test/ class folders into --to. See data/README.md.")
-    g.set_defaults(func=cmd_get)
+    add_command(sub, "get", cmd_get, _get_arguments, examples=[
+        ("fera data get --to data/fer2013", "Kaggle's client (pip install kaggle)"),
+        ("fera data get --file fer2013.csv --to data/fer2013", "a CSV, zip or tar you already have"),
+        "fera data get --url https://example.org/fer2013.tar.gz --sha256 SHA256 --to data/fer2013"])
+    add_command(sub, "convert", cmd_convert, _convert_arguments, examples=[
+        "fera data convert fer2013.csv --to data/fer2013",
+        ("fera data convert fer2013.csv --ferplus fer2013new.csv --to data/ferplus", "FER+ labels and votes")])
+    add_command(sub, "verify", cmd_verify, _verify_arguments, examples=[
+        ("fera data verify data/fer2013", "official counts, duplicates, unreadable files"),
+        ("fera data verify data/ferplus --allow_duplicates --json", "one JSON object; duplicates do not fail")])
+
+
+def _get_arguments(g) -> None:
     src = g.add_mutually_exclusive_group()
     src.add_argument("--url", help="download from this http(s) address instead of Kaggle (resumable)")
     src.add_argument("--file", help="a fer2013.csv, or a zip / tar archive holding it, already on this computer")
     g.add_argument("--sha256", help="the SHA-256 the downloaded or given file must have")
-    g.add_argument("--timeout", type=float, default=30.0, help="seconds without an answer before giving up (default 30)")
-    g.add_argument("--cache_dir", help="where downloads wait until done (default $FERA_CACHE_DIR or ~/.cache/fera)")
-    c = sub.add_parser("convert", help="fer2013.csv -> train/ val/ test/ class folders of PNGs (--ferplus: FER+ labels)",
-                       description="Write the images of a FER-2013 CSV as PNGs into train/ (Training), val/ (PublicTest) "
-                       "and test/ (PrivateTest) class folders, checking the official counts.")
-    c.set_defaults(func=cmd_convert)
+    add_option(g, "--timeout", type=float, default=30.0,
+               help="seconds without an answer before giving up (default {default})")
+    g.add_argument("--cache_dir", help="where downloads wait until done (default: $FERA_CACHE_DIR or ~/.cache/fera)")
+    _conversion_arguments(g)
+
+
+def _convert_arguments(c) -> None:
     c.add_argument("csv", nargs="?", help="fer2013.csv (or Kaggle's icml_face_data.csv)")
-    for p in (g, c):
-        p.add_argument("--to", help="the folder to create (must be new or empty unless --overwrite)")
-        p.add_argument("--ferplus", help="FER+'s fer2013new.csv: majority-vote folders and labels.csv of the votes")
-        p.add_argument("--contempt", action="store_true", help="with --ferplus: keep FER+'s contempt class")
-        p.add_argument("--overwrite", action="store_true", help="replace a non-empty --to (only once all is done)")
-        p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    v = sub.add_parser("verify", help="check class folders: official counts, exact duplicates, unreadable files",
-                       description="Count images per split and class against the official FER-2013 counts, find exact "
-                       "duplicates (by decoded pixels) within and across splits and unreadable files. "
-                       "Exit 0 only if clean, 1 if not.")
-    v.set_defaults(func=cmd_verify)
+    _conversion_arguments(c)
+
+
+def _conversion_arguments(p) -> None:
+    p.add_argument("--to", help="the folder to create (must be new or empty unless --overwrite)")
+    p.add_argument("--ferplus", help="FER+'s fer2013new.csv: majority-vote folders and labels.csv of the votes")
+    p.add_argument("--contempt", action="store_true", help="with --ferplus: keep FER+'s contempt class")
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --to (only once all is done)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def _verify_arguments(v) -> None:
     v.add_argument("dir", nargs="?", help="the dataset folder (train/, val/, test/)")
-    v.add_argument("--expect", choices=("auto", "official", "recorded", "none"), default="auto",
-                   help="counts to compare with: official FER-2013, recorded (dataset.json of a FER+ conversion), "
-                   "none; auto (default): recorded for FER+ folders, else official")
+    add_option(v, "--expect", choices=("auto", "official", "recorded", "none"), default="auto",
+               help="counts to compare with: official FER-2013, recorded (dataset.json of a FER+ conversion), "
+               "none, or auto: recorded for FER+ folders, else official (default {default})")
     v.add_argument("--allow_duplicates", action="store_true", help="report duplicates without failing")
     v.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
@@ -52,6 +63,11 @@ def _log(msg: str) -> None:
 
 
 def cmd_get(args) -> int:
+    """Download FER-2013 (Kaggle, --url) or take --file, and convert it into --to.
+
+    Download FER-2013 with Kaggle's client (credentials in ~/.kaggle/kaggle.json or KAGGLE_USERNAME/KAGGLE_KEY),
+    from --url, or take --file (fer2013.csv, a zip or a tar), then write train/ val/ test/ class folders into
+    --to. See data/README.md."""
     from fera.datasets.get import get
 
     if not args.to:
@@ -63,6 +79,10 @@ def cmd_get(args) -> int:
 
 
 def cmd_convert(args) -> int:
+    """fer2013.csv -> train/ val/ test/ class folders of PNGs (--ferplus: FER+ labels).
+
+    Write the images of a FER-2013 CSV as PNGs into train/ (Training), val/ (PublicTest) and test/ (PrivateTest)
+    class folders, checking the official counts."""
     from fera.datasets.convert import convert
 
     if not args.csv or not args.to:
@@ -96,6 +116,10 @@ def _n(n: int, noun: str) -> str:
 
 
 def cmd_verify(args) -> int:
+    """Check class folders: official counts, exact duplicates, unreadable files.
+
+    Count images per split and class against the official FER-2013 counts, find exact duplicates (by decoded
+    pixels) within and across splits and unreadable files. Exit 0 only if clean, 1 if not."""
     from fera.datasets.verify import verify
 
     if not args.dir:

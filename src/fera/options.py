@@ -1,0 +1,79 @@
+"""The options of the commands that train or load training data (`fera data`, `fera train`), defined once;
+their "(default ...)" texts come from the settings dataclasses of ``fera.config``."""
+from __future__ import annotations
+
+import argparse
+
+from fera.argtypes import COUNT, FRACTION, NON_NEGATIVE, POSITIVE, RATE, add_option, float_in
+from fera.config import (CLASS_WEIGHTINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, AugmentConfig, DataConfig, ModelConfig,
+                         TrainConfig)
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.replace("x", ",").split(","))
+        if h < 8 or w < 8:
+            raise ValueError
+        return h, w
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HEIGHT,WIDTH of at least 8,8, e.g. 48,48 (got {text!r})") from None
+
+
+def data_options(p) -> None:
+    """Options of the commands that load a dataset to train on (`fera data`, `fera train`), defined once."""
+    g = p.add_argument_group("data")
+    g.add_argument("--data_root", help="FER-style root (train/, optional val/ and test/) or a FER-2013 CSV")
+    add_option(g, "--img_size", (DataConfig, "img_size"), type=_size,
+               help="HEIGHT,WIDTH images are converted to (default {default})")
+    add_option(g, "--batch_size", (DataConfig, "batch_size"), type=COUNT, help="images per batch (default {default})")
+    add_option(g, "--val_split", (DataConfig, "val_split"), type=float_in(0, 1, open_lo=True, open_hi=True),
+               help="share of train/ held out when there is no val/ (default {default})")
+    add_option(g, "--seed", (DataConfig, "seed"), type=NON_NEGATIVE,
+               help="seed for the split, shuffling and augmentation (default {default})")
+    g.add_argument("--cache_dir", help="decoded-data cache folder (default: $FERA_CACHE_DIR or ~/.cache/fera)")
+    g.add_argument("--no_cache", action="store_true", help="neither read nor write the decoded-data cache")
+    g.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def train_arguments(p) -> None:
+    """Options of `fera train`: the data options and the training settings."""
+    data_options(p)
+    g = p.add_argument_group("training")
+    T, M, A = TrainConfig, ModelConfig, AugmentConfig
+    add_option(g, "--out_dir", (T, "out_dir"), help="folder for the run's artifacts (default {default})")
+    add_option(g, "--model", (M, "name"), help="registry name of the model (default {default}; see `fera models`)")
+    add_option(g, "--epochs", (T, "epochs"), type=COUNT, help="maximum epochs (default {default})")
+    add_option(g, "--optimizer", (T, "optimizer"), choices=OPTIMIZERS,
+               help="adam (the design's), adamw (--l2 as decoupled weight decay) or sgd (Nesterov) (default {default})")
+    add_option(g, "--lr", (T, "lr"), type=POSITIVE, help="peak learning rate (default {default})")
+    add_option(g, "--warmup_epochs", (T, "warmup_epochs"), type=float_in(0),
+               help="epochs of linear learning-rate warm-up (default {default}; 0 = none)")
+    add_option(g, "--l2", (M, "l2"), type=float_in(0),
+               help="L2 penalty on kernels (default {default}; weight decay with adamw)")
+    add_option(g, "--dropout", (M, "dropout"), type=RATE, help="dropout after the dense layers (default {default})")
+    add_option(g, "--block_dropout", (M, "block_dropout"), type=RATE,
+               help="dropout after each conv block (default {default})")
+    add_option(g, "--schedule", (T, "schedule"), choices=SCHEDULES,
+               help="learning rate after the warm-up: plateau (ReduceLROnPlateau) or cosine (default {default})")
+    add_option(g, "--label_smoothing", (T, "label_smoothing"), type=RATE,
+               help="label smoothing of the loss (default {default})")
+    add_option(g, "--min_lr", (T, "min_lr"), type=float_in(0),
+               help="lowest learning rate of either schedule (default {default})")
+    add_option(g, "--patience", (T, "early_stopping_patience"), type=NON_NEGATIVE,
+               help="early-stopping patience in epochs (default {default})")
+    add_option(g, "--class_weight", (T, "class_weight"), choices=CLASS_WEIGHTINGS,
+               help="class weighting of the loss; balanced is the design's (default {default})")
+    g.add_argument("--no_augment", action="store_true", help="train without augmentation")
+    add_option(g, "--crop", (A, "crop"), type=NON_NEGATIVE,
+               help="random crop: pad by this many pixels and cut the original size (default {default})")
+    add_option(g, "--erasing", (A, "erasing"), type=FRACTION,
+               help="share of images with a random rectangle erased (default {default})")
+    g.add_argument("--soft_labels", help="labels.csv of `fera data convert --ferplus`: train on each image's vote "
+                   "distribution (evaluation stays on the folders' majority labels)")
+    add_option(g, "--precision", (T, "precision"), choices=PRECISIONS,
+               help="float32 or mixed_bfloat16: ~1.5x faster on CPUs with bf16 support (default {default})")
+    g.add_argument("--resume", action="store_true", help="continue the run in --out_dir from its last epoch")
+    g.add_argument("--overwrite", action="store_true", help="start afresh in a non-empty --out_dir")
+    add_option(g, "--verbose", (T, "verbose"), type=int, choices=(0, 1, 2),
+               help="Keras output: 0 none, 1 progress bar, 2 a line per epoch (default {default}; "
+               "2 when the output is not a terminal)")
