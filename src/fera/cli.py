@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         _err("fera: interrupted")
         return 130
     except MemoryError:
-        _err("fera: error: out of memory; try a smaller --batch_size or --img_size")
+        _err("fera: error: out of memory; try a smaller --batch_size (or --img_size when training)")
         return 2
 
 if __name__ == "__main__":
