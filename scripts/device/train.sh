@@ -9,7 +9,7 @@
 # still-warm machine, it resumes it with --resume instead), then packs the run into $OUT with
 # scripts/device/pack_run.py: the best weights in fp16 split into parts under 16 MiB, and the run's small
 # files (metrics, config, history, curves, label map) in one tar; at most 8 files come back.
-# Back here: python scripts/device/unpack_run.py /work/.device/... runs/NAME rebuilds the run folder,
+# Back here: python scripts/device/unpack_run.py FETCHED_FOLDER runs/NAME rebuilds the run folder,
 # and scripts/ship_model.py takes it as usual. KERAS_BACKEND (default jax: XLA compiles the whole step)
 # and FERA_DEVICE_EPOCH_SECONDS are read from the environment.
 set -euo pipefail
