@@ -1,3 +1,7 @@
+import io
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image, UnidentifiedImageError
@@ -55,3 +59,21 @@ def test_corrupt_and_non_image_files_raise(tmp_path):
     for p in (text, empty):
         with pytest.raises(UnidentifiedImageError, match="cannot identify image file"):
             to_gray_array(p, (48, 48))
+
+
+def test_a_transparent_png_is_white_in_training_the_assistant_and_the_web():
+    """One decoding rule everywhere: transparency goes on white (a web upload used to turn it black)."""
+    from fera.runtime.sources import read_image
+    from fera.web.server import ServeConfig, decode_image
+
+    buf = io.BytesIO()
+    Image.new("RGBA", (40, 30), (0, 0, 0, 0)).save(buf, format="PNG")
+    data = buf.getvalue()
+    web = decode_image(data, ServeConfig())
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "clear.png"
+        path.write_bytes(data)
+        assistant = read_image(path)
+        training = to_gray_array(path, (48, 48))
+    assert web.shape == assistant.shape == (30, 40, 3)
+    assert web.min() == assistant.min() == training.min() == 255
