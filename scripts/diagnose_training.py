@@ -30,9 +30,9 @@ import numpy as np  # noqa: E402
 
 from fera.augment import Batches  # noqa: E402
 from fera.config import AugmentConfig, DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
-from fera.data import class_weights, load_dataset  # noqa: E402
+from fera.data import class_weights, load_dataset, weighting  # noqa: E402
 from fera.models import create_model  # noqa: E402
-from fera.train import make_optimizer  # noqa: E402
+from fera.train import _Schedule, make_optimizer  # noqa: E402
 
 
 def block_of(name: str) -> str:
@@ -124,8 +124,7 @@ def main(argv=None) -> int:
         [rng.choice(np.flatnonzero(tr.y == c), min(a.per_class, int((tr.y == c).sum())), replace=False)
          for c in range(ds.num_classes)])
     x, y = tr.x[idx], tr.y[idx]
-    w = class_weights(y, ds.num_classes)
-    used = {"balanced": w, "sqrt": {k: v ** 0.5 for k, v in w.items()}, "none": None}[a.class_weight]
+    used = weighting(class_weights(y, ds.num_classes), a.class_weight)
     model = create_model(a.model, input_shape=(*cfg.data.img_size, 1), num_classes=ds.num_classes, l2=a.l2,
                          dropout=a.dropout, block_dropout=a.block_dropout, head_bn=not a.legacy_head)
     if a.legacy_head:  # Keras' default initialisation of the output layer, as before
@@ -138,17 +137,10 @@ def main(argv=None) -> int:
     pick = rng.choice(len(y), min(512, len(y)), replace=False)
     probe_x = x[pick].astype("float32")[..., None] / 255.0
     probe_y = np.eye(ds.num_classes, dtype="float32")[y[pick]]
-    warmup = max(1, int(a.warmup_epochs * len(batches)))
-
-    class Warmup(keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None):
-            step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-            self.model.optimizer.learning_rate = a.lr * min(1.0, (step + 1) / warmup)
-
     print(f"{a.model}{' (legacy head)' if a.legacy_head else ''}: {len(y)} training faces, "
           f"{keras.backend.backend()} backend, {vars(a)}", flush=True)
     model.fit(batches, validation_data=Batches(va.x, va.y, ds.num_classes, 256), epochs=a.epochs, verbose=0,
-              callbacks=[Warmup(), Diagnose(probe_x, probe_y)])
+              callbacks=[_Schedule(a.lr, a.warmup_epochs, len(batches)), Diagnose(probe_x, probe_y)])
     return 0
 
 

@@ -71,6 +71,11 @@ def class_weights(y: np.ndarray, num_classes: int) -> dict[int, float]:
     return {i: float(w[i]) for i in range(num_classes)}
 
 
+def weighting(balanced: dict[int, float], how: str) -> dict[int, float] | None:
+    """The class weights a run uses (TrainConfig.class_weight): the balanced ones, their square roots, or None."""
+    return {"balanced": balanced, "sqrt": {i: w ** 0.5 for i, w in balanced.items()}, "none": None}[how]
+
+
 def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (keep, held_out): ``fraction`` of every class held out, at least one image of a class with 2+."""
     if not 0 < fraction < 1:

@@ -75,10 +75,7 @@ def _rgb(im) -> np.ndarray:
         try:
             im.load()
             im = ImageOps.exif_transpose(im)
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                background = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(background, im.convert("RGBA"))
-            rgb = np.asarray(im.convert("RGB"))
+            rgb = np.asarray(_on_white(im).convert("RGB"))
         except Exception:  # noqa: BLE001  (any decoder failure: truncated, corrupt)
             raise ImageRefused("damaged", "the image is damaged and cannot be decoded") from None
     if rgb.ndim != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
@@ -115,8 +112,12 @@ def to_gray(im: Image.Image) -> Image.Image:
         elif im.mode == "F" and a.size and a.max() <= 1.0:
             a = a * 255.0  # float images in [0, 1]
         return Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), mode="L")
+    return _on_white(im).convert("L")
+
+
+def _on_white(im: Image.Image) -> Image.Image:
+    """``im`` itself, or, when it has transparency, an RGBA copy composited on white."""
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        rgba = im.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("L")
-    return im.convert("L")
+        background = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, im.convert("RGBA"))
+    return im

@@ -17,7 +17,7 @@ import numpy as np
 
 from fera.augment import Batches
 from fera.config import CLASS_WEIGHTINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, RunConfig
-from fera.data import Dataset, class_weights, load_dataset, write_label_map
+from fera.data import Dataset, class_weights, load_dataset, weighting, write_label_map
 from fera.errors import FeraError, Interrupted
 from fera.evaluate import _skipped_summary, predict_proba, score, write_artifacts
 from fera.fileio import read_json, write_json, write_text
@@ -171,8 +171,7 @@ def train(cfg: RunConfig, log=print) -> dict:
         + f", {len(ds.skipped)} skipped, loaded in {ds.load_seconds:.1f}s" + (" from cache" if ds.from_cache else ""))
     write_label_map(ds, out)
     weights = class_weights(ds.splits["train"].y, ds.num_classes)
-    used = {"balanced": weights, "sqrt": {i: w ** 0.5 for i, w in weights.items()}, "none": None}[
-        cfg.train.class_weight]
+    used = weighting(weights, cfg.train.class_weight)
     write_json(out / "class_weights.json", {"balanced": {name: weights[i] for i, name in enumerate(ds.class_names)},
                                             "used": cfg.train.class_weight})
     write_json(out / "config.json", {**cfg.to_dict(), "backend": keras.backend.backend()})
