@@ -138,7 +138,7 @@ def find_faces(image: np.ndarray, whole: bool = False, detector=None, keypoints:
     small image (a face crop already, like FER's) or ``whole`` is one crop as it is. ``detector``: a loaded
     one to reuse (default: BlazeFace full range, loaded now). ``keypoints``: also each face's six points
     as fractions of its crop (``FER_LAYOUT`` for a crop taken as it is)."""
-    from fera.runtime.classify import ClassifyConfig, square_crop
+    from fera.runtime.classify import ClassifyConfig, square_crop, square_geometry
     from fera.runtime.detect import BlazeFaceDetector, detect_tiled
     from fera.runtime.types import Box
 
@@ -149,9 +149,8 @@ def find_faces(image: np.ndarray, whole: bool = False, detector=None, keypoints:
     found = sorted(detect_tiled(detector or BlazeFaceDetector("full"), image), key=lambda d: d.x + d.w / 2)
     boxes = [Box(d.x, d.y, d.w, d.h).clip(w, h) for d in found]
     crops, points = [square_crop(image, b, margin) for b in boxes], []
-    for b, d in zip(boxes, found):  # square_crop's geometry: side and corner
-        side = max(2, int(round(max(b.w, b.h) * margin)))
-        x0, y0 = int(round(b.cx - side / 2)), int(round(b.cy - side / 2))
+    for b, d in zip(boxes, found):  # keypoints as fractions of each face's crop
+        x0, y0, side = square_geometry(b, margin)
         points.append([((u - x0) / side, (v - y0) / side) for u, v in d.keypoints] or CROP_LAYOUT)
     return (crops, boxes, points) if keypoints else (crops, boxes)
 

@@ -38,7 +38,8 @@ def convert(csv_path: str | Path, to: str | Path, *, ferplus: str | Path | None 
     return {**report, "to": str(to)}
 
 
-def write_folders(csv_path: Path, out: Path, *, ferplus=None, contempt: bool = False, log=None) -> dict:
+def write_folders(csv_path: Path, out: Path, *, ferplus=None, contempt: bool = False, log=None,
+                  md5: str | None = None) -> dict:
     """Write the class folders, labels.csv (FER+) and dataset.json into the existing folder ``out``."""
     votes = read_ferplus(Path(ferplus).expanduser()) if ferplus else None
     counts = {s: Counter() for s in SPLITS}  # what was written, per split and class
@@ -95,7 +96,7 @@ def write_folders(csv_path: Path, out: Path, *, ferplus=None, contempt: bool = F
         write_text(out / "labels.csv", buf.getvalue())
     fer = {s: dict(sorted(fer_counts[s].items())) for s in SPLITS}
     differences = count_differences(fer, OFFICIAL_COUNTS)
-    md5 = file_digest(csv_path, "md5")
+    md5 = md5 or file_digest(csv_path, "md5")  # the caller may have hashed the file already
     report = {
         "source": csv_path.name, "source_md5": md5, "published_file": PUBLISHED_MD5.get(md5),
         "labels": "ferplus" if votes is not None else "fer2013",

@@ -81,7 +81,7 @@ def get(to: str | Path, *, file: str | Path | None = None, url: str | None = Non
             log(f"{csv_path.name}: " + (f"the published {published} (MD5 checked)" if published else
                                         f"not byte-identical to the published {' or '.join(PUBLISHED_MD5.values())} "
                                         "(MD5 differs); converting it, the official counts are checked"))
-        report = write_folders(csv_path, tmp, ferplus=ferplus, contempt=contempt, log=log)
+        report = write_folders(csv_path, tmp, ferplus=ferplus, contempt=contempt, log=log, md5=md5)
         if work in csv_path.parents:  # keep the unpacked CSV with the folders: CSV training, FER+ later
             os.replace(csv_path, tmp / csv_path.name)
             report["csv"] = str(to / csv_path.name)

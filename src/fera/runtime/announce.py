@@ -70,9 +70,12 @@ def adjective(label: str) -> str:
 @dataclass
 class _Person:
     label: str | None = None  # expression last said for them (None: never said: a new person)
-    at: float = -math.inf  # when
     said: list = field(default_factory=list)  # (label, time) of every announcement about them
     box: Box | None = None  # where they were last seen
+
+    def mark_said(self, label: str, now: float) -> None:
+        self.label = label
+        self.said.append((label, now))
 
 
 class Announcer:
@@ -314,8 +317,7 @@ class Announcer:
             return out.append(d)
         d = ready[0][1]
         p = self._people[d.track_id]
-        p.label, p.at = d.label, now
-        p.said.append((d.label, now))
+        p.mark_said(d.label, now)
         self._last_spoken, self._announced = now, d.track_id
         d.reason += why
         self._report(out, d, "spoken", d.reason, spoken=True)
@@ -363,8 +365,7 @@ class Announcer:
             for f in faces:
                 if self.level(f.expression) != "unsure" and f.track_id in self._people:
                     p = self._people[f.track_id]
-                    p.label, p.at = f.expression.label, now
-                    p.said.append((p.label, now))
+                    p.mark_said(f.expression.label, now)
                     if f.track_id == self.primary:
                         self._announced = f.track_id
         self._last_spoken = now

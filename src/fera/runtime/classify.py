@@ -20,11 +20,16 @@ class ClassifyConfig:
     margin: float = 1.25  # the square crop's side, as a multiple of the box's longer side
 
 
+def square_geometry(box: Box, margin: float) -> tuple[int, int, int]:
+    """(x0, y0, side): the corner and side of the square crop of ``margin`` times the box's longer side."""
+    side = max(2, int(round(max(box.w, box.h) * margin)))
+    return int(round(box.cx - side / 2)), int(round(box.cy - side / 2)), side
+
+
 def square_crop(image: np.ndarray, box: Box, margin: float) -> np.ndarray:
     """A square crop of ``margin`` times the box's longer side around its centre (edges padded by repetition)."""
     h, w = image.shape[:2]
-    side = max(2, int(round(max(box.w, box.h) * margin)))
-    x0, y0 = int(round(box.cx - side / 2)), int(round(box.cy - side / 2))
+    x0, y0, side = square_geometry(box, margin)
     ys = np.clip(np.arange(y0, y0 + side), 0, h - 1)
     xs = np.clip(np.arange(x0, x0 + side), 0, w - 1)
     return image[ys[:, None], xs[None, :]]

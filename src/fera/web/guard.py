@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # the addresses that are this computer
 _HOST = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9.\-]+)(?::([0-9]{1,5}))?$")
 
 
@@ -33,6 +33,9 @@ def split_host(value: str) -> tuple[str, int] | None:
 def host_name(address: str) -> str:
     """How a browser writes ``address`` in a Host header (IPv6 in brackets)."""
     return f"[{address}]" if ":" in address and not address.startswith("[") else address.lower()
+
+
+LOOPBACK_HOSTS = tuple(host_name(h) for h in LOOPBACK)  # as Host headers write them: "[::1]"
 
 
 class LocalOnly:

@@ -24,13 +24,13 @@ import numpy as np
 
 from fera.errors import FeraError, missing_package
 from fera.images import MAX_PIXELS
+from fera.web.guard import LOOPBACK
 from fera.web.upload import Refused, read_form
 
 STATIC = Path(__file__).resolve().parent / "static"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
        "media-src 'self' blob: mediastream:; connect-src 'self'; form-action 'self'; base-uri 'none'; "
        "frame-ancestors 'none'")
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass
