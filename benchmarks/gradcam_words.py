@@ -1,4 +1,4 @@
-"""Do Grad-CAM's words name the part the picture shows hot? (fera.explain.heat_words)
+"""Do Grad-CAM's words name the part the picture shows hot? (fera.training.explain.heat_words)
 
     python benchmarks/gradcam_words.py [MODEL]     (default: vgg13, a shipped model)
 
@@ -18,7 +18,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from fera import explain  # noqa: E402
+from fera.training import explain  # noqa: E402
 from fera.runtime.geometry import face_frame  # noqa: E402
 from fera.runtime.sources import read_image  # noqa: E402
 

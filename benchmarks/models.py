@@ -29,8 +29,8 @@ def val_data(data_root: str | None):
     if not val.is_dir():
         print(f"no val data at {root}: accuracy columns skipped", file=sys.stderr)
         return None
-    from fera.config import DataConfig
-    from fera.data import load_eval_data
+    from fera.training.config import DataConfig
+    from fera.training.data import load_eval_data
 
     ds, split = load_eval_data(DataConfig(data_root=str(val)))
     return ds.splits[split].x, ds.splits[split].y, ds.class_names

@@ -33,10 +33,10 @@ def worker(spec: dict) -> dict:
     import keras
     import numpy as np
 
-    from fera.augment import Batches
-    from fera.config import AugmentConfig, DataConfig
-    from fera.data import class_weights, load_dataset
-    from fera.models import create_model
+    from fera.training.augment import Batches
+    from fera.training.config import AugmentConfig, DataConfig
+    from fera.training.data import class_weights, load_dataset
+    from fera.training.models import create_model
 
     ds = load_dataset(DataConfig(data_root=spec["data_root"]))
     tr, bs = ds.splits["train"], spec["batch_size"]

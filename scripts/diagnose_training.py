@@ -28,11 +28,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fera.augment import Batches  # noqa: E402
-from fera.config import AugmentConfig, DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
-from fera.data import class_weights, load_dataset, weighting  # noqa: E402
-from fera.models import create_model  # noqa: E402
-from fera.train import _Schedule, make_optimizer  # noqa: E402
+from fera.training.augment import Batches  # noqa: E402
+from fera.training.config import AugmentConfig, DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
+from fera.training.data import class_weights, load_dataset, weighting  # noqa: E402
+from fera.training.models import create_model  # noqa: E402
+from fera.training.train import _Schedule, make_optimizer  # noqa: E402
 
 
 def block_of(name: str) -> str:

@@ -24,13 +24,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from fera import shipped  # noqa: E402
-from fera.calibrate import calibrate_model, reliability  # noqa: E402
-from fera.evaluate import held_out, score  # noqa: E402
-from fera.export import Int8Refused, export_model  # noqa: E402
+from fera.training.calibrate import calibrate_model, reliability  # noqa: E402
+from fera.training.evaluate import held_out, score  # noqa: E402
+from fera.training.export import Int8Refused, export_model  # noqa: E402
 from fera.fileio import write_json  # noqa: E402
 from fera.inference import OnnxModel, calibrate  # noqa: E402
-from fera.modelio import load_model  # noqa: E402
-from fera.plots import plot_confusion  # noqa: E402
+from fera.training.modelio import load_model  # noqa: E402
+from fera.training.plots import plot_confusion  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs" / "models"
@@ -58,7 +58,7 @@ def without_train_copies(data_root: str, n_val: int) -> np.ndarray | None:
     import csv
     from collections import defaultdict
 
-    from fera.data import class_files
+    from fera.training.data import class_files
 
     root = Path(data_root)
     dup = root / "duplicates.csv"

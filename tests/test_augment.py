@@ -1,7 +1,7 @@
 import numpy as np
 
-from fera.augment import Batches, augment, random_affine
-from fera.config import AugmentConfig
+from fera.training.augment import Batches, augment, random_affine
+from fera.training.config import AugmentConfig
 
 NO_AUG = AugmentConfig(rotation=0, shift=0, shear=0, zoom=0, horizontal_flip=False)
 

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from fera.calibrate import calibration_report, fit_temperature, reliability
+from fera.training.calibrate import calibration_report, fit_temperature, reliability
 from fera.inference import calibrate
 
 
@@ -51,7 +51,7 @@ def test_fera_calibrate_updates_the_model_files_and_writes_the_report(trained_ru
     import shutil
 
     from fera.cli import main
-    from fera.modelio import read_meta
+    from fera.training.modelio import read_meta
 
     run = shutil.copytree(trained_run, tmp_path / "run")  # calibrate rewrites the model files: the shared run stays
     assert read_meta(run / "best_model.keras")["temperature"] == 1.0

@@ -6,8 +6,8 @@ import pytest
 from conftest import make_tree
 from PIL import Image
 
-from fera.config import DataConfig
-from fera.data import class_weights, load_dataset, load_eval_data, stratified_split, write_label_map
+from fera.training.config import DataConfig
+from fera.training.data import class_weights, load_dataset, load_eval_data, stratified_split, write_label_map
 from fera.errors import FeraError
 
 
@@ -150,18 +150,18 @@ def test_label_map_goes_to_out_dir_and_writable_root(tmp_path):
 
 def test_read_only_root_is_not_an_error(tmp_path, monkeypatch):
     """The dataset root may be read-only (CI's ../shared is); root can write anywhere, so simulate it."""
-    import fera.data
+    import fera.training.data
 
     root = make_tree(tmp_path / "d", {"train": {"x": 2, "y": 2}})
     ds = load_dataset(cfg(root))
-    real = fera.data.write_json
+    real = fera.training.data.write_json
 
     def refuse_in_root(path, obj):
         if path.parent == root:
             raise PermissionError(13, "Read-only file system")
         real(path, obj)
 
-    monkeypatch.setattr(fera.data, "write_json", refuse_in_root)
+    monkeypatch.setattr(fera.training.data, "write_json", refuse_in_root)
     assert write_label_map(ds, tmp_path / "out") == [tmp_path / "out" / "label_map.json"]
     assert not (root / "label_map.json").exists()
 

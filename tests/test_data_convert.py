@@ -8,8 +8,8 @@ from fer_csv import FER_CLASSES, LEFT_OUT, PER_CLASS, make_fer_csv
 from PIL import Image
 
 from fera.cli import main
-from fera.config import DataConfig
-from fera.data import load_dataset
+from fera.training.config import DataConfig
+from fera.training.data import load_dataset
 from fera.datasets.fer2013 import ferplus_majority
 
 N_TRAIN = PER_CLASS["Training"] * len(FER_CLASSES)  # good Training rows; row N_TRAIN is the broken one

@@ -6,7 +6,7 @@ import pytest
 from conftest import make_tree
 
 from fera.cli import main
-from fera.evaluate import align_labels, score
+from fera.training.evaluate import align_labels, score
 
 pytestmark = pytest.mark.train
 

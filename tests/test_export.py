@@ -8,14 +8,14 @@ import numpy as np
 import onnx
 import pytest
 
-from fera import export
+from fera.training import export
 from fera.cli import main
 from fera.inference import OnnxModel
-from fera.modelio import load_model
+from fera.training.modelio import load_model
 
 
 def _val(demo_root):
-    from fera.evaluate import held_out
+    from fera.training.evaluate import held_out
 
     classes = sorted(p.name for p in (demo_root / "val").iterdir())
     x, y, _, _ = held_out({"input_size": [48, 48], "class_names": classes}, str(demo_root), prefer=("val",),

@@ -49,7 +49,7 @@ def small_cnn():
 def test_heat_falls_on_the_blob():
     import keras
 
-    from fera.gradcam import gradcam
+    from fera.training.gradcam import gradcam
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -74,8 +74,8 @@ def test_heat_falls_on_the_blob():
 
 
 def test_target_layer_is_found_from_the_model_not_its_names():
-    from fera.gradcam import last_conv_layer, target_layer
-    from fera.models import create_model
+    from fera.training.gradcam import last_conv_layer, target_layer
+    from fera.training.models import create_model
 
     m = small_cnn()
     assert last_conv_layer(m).name == "c2" and target_layer(m).name == "r2"  # after its BatchNorm and ReLU
@@ -90,7 +90,7 @@ def blob(x, y, n=6, sigma=0.08):
 
 
 def test_heat_words_follow_the_heat_over_the_faces_own_keypoints():
-    from fera.explain import CROP_LAYOUT, heat_words
+    from fera.training.explain import CROP_LAYOUT, heat_words
 
     assert heat_words(np.zeros((6, 6))) == "no region stood out"
     assert heat_words(np.ones((6, 6))).startswith("no region stood out")
@@ -115,7 +115,7 @@ def test_heat_words_follow_the_heat_over_the_faces_own_keypoints():
 
 def test_explain_names_parts_from_the_detected_keypoints(monkeypatch, tmp_path):
     """fera explain hands each face's own keypoints, in crop fractions, to the words."""
-    from fera import explain
+    from fera.training import explain
     from fera.runtime.sources import read_image
 
     crops, boxes, points = explain.find_faces(read_image(SAMPLES / "astronaut.png"), keypoints=True)

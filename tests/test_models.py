@@ -2,7 +2,7 @@ import keras
 import pytest
 
 from fera.errors import FeraError
-from fera.models import create_model, list_models
+from fera.training.models import create_model, list_models
 
 
 def test_registry_lists_and_rejects_unknown_names():

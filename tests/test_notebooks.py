@@ -99,8 +99,8 @@ def test_results_runs_on_shipped_model(tiny_root, notebook_env):
 def test_results_runs_on_a_run_folder(tiny_root, notebook_env, tmp_path):
     """FERA_RUN: learning curves from history.csv, data from the run's config.json (no FERA_DATA)."""
     from fera import shipped
-    from fera.config import DataConfig, RunConfig
-    from fera.modelio import save_model
+    from fera.training.config import DataConfig, RunConfig
+    from fera.training.modelio import save_model
 
     run = tmp_path / "run"
     run.mkdir()

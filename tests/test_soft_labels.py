@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from fer_csv import FER_CLASSES, make_fer_csv
 
-from fera.augment import Batches
+from fera.training.augment import Batches
 from fera.cli import main
-from fera.config import DataConfig
-from fera.data import load_dataset
+from fera.training.config import DataConfig
+from fera.training.data import load_dataset
 from fera.errors import FeraError
 
 

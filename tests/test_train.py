@@ -13,7 +13,7 @@ from conftest import REPO
 from PIL import Image
 
 from fera.cli import main
-from fera.modelio import load_model, read_meta
+from fera.training.modelio import load_model, read_meta
 
 pytestmark = pytest.mark.train
 
@@ -140,10 +140,10 @@ def _design_command(script, args, monkeypatch):
     only records the settings it is given. Returns (exit code, the recorded RunConfig or None)."""
     import runpy
 
-    import fera.train
+    import fera.training.train
 
     seen = []
-    monkeypatch.setattr(fera.train, "train", lambda cfg, log: seen.append(cfg) or {})
+    monkeypatch.setattr(fera.training.train, "train", lambda cfg, log: seen.append(cfg) or {})
     monkeypatch.setattr(sys, "path", list(sys.path))  # the script puts src/ first
     monkeypatch.setattr(sys, "argv", [f"src/{script}", *args])
     with pytest.raises(SystemExit) as e:
@@ -185,8 +185,8 @@ def test_training_state_round_trip_keeps_adam_moments_and_lr(tmp_path):
     import keras
     import numpy as np
 
-    from fera.models import create_model
-    from fera.modelio import load_training_state, save_training_state
+    from fera.training.models import create_model
+    from fera.training.modelio import load_training_state, save_training_state
 
     def fresh():
         m = create_model("fast", input_shape=(16, 16, 1), num_classes=3)
@@ -248,7 +248,7 @@ def test_class_weight_choice_is_recorded(demo_root, tmp_path):
 
 
 def test_cosine_schedule_warms_up_then_decays_to_min_lr():
-    from fera.train import _Schedule
+    from fera.training.train import _Schedule
 
     s = _Schedule(1e-3, warmup_epochs=1, steps_per_epoch=10, epochs=5, cosine=True, min_lr=1e-5)
     lrs = [s.lr_at(i) for i in range(50)]
@@ -294,8 +294,8 @@ def test_device_run_packs_into_few_small_files_and_unpacks_to_the_same_model(run
 
 @pytest.mark.parametrize("optimizer", ["adamw", "sgd"])
 def test_optimizer_choice_trains_and_is_recorded(demo_root, tmp_path, optimizer):
-    from fera.config import RunConfig
-    from fera.train import make_optimizer
+    from fera.training.config import RunConfig
+    from fera.training.train import make_optimizer
 
     out = tmp_path / optimizer
     assert main(["train", "--data_root", str(demo_root), "--out_dir", str(out), "--model", "fast", "--epochs", "1",

@@ -13,7 +13,7 @@ import time
 from dataclasses import fields
 
 from fera.argtypes import COUNT, Formatter, Parser, add_command, add_option, bind_default, examples_text
-from fera.config import AugmentConfig, DataConfig, ModelConfig, RunConfig, TrainConfig
+from fera.training.config import AugmentConfig, DataConfig, ModelConfig, RunConfig, TrainConfig
 from fera.errors import FeraError, Interrupted, missing_package
 from fera.options import data_options, train_arguments
 
@@ -38,11 +38,11 @@ def _data_config(args) -> DataConfig:
 
 def cmd_data(args) -> int:
     """Smoke-test a dataset (counts, class weights, skipped files, one batch), or get, convert and verify FER-2013."""
-    from fera.data import class_weights, load_dataset
+    from fera.training.data import class_weights, load_dataset
 
     cfg = _data_config(args)
     ds = load_dataset(cfg, log=_err)
-    from fera.augment import Batches
+    from fera.training.augment import Batches
 
     tr = ds.splits["train"]
     weights = class_weights(tr.y, ds.num_classes)
@@ -82,7 +82,7 @@ def cmd_data(args) -> int:
 def cmd_train(args) -> int:
     """Train a model (the design's VGG-13 by default) and write every artifact to --out_dir."""
     from fera.fileio import read_json
-    from fera.train import train
+    from fera.training.train import train
 
     train_cfg = _fill(TrainConfig, args, early_stopping_patience="patience")
     if args.resume:
@@ -115,13 +115,13 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     """Evaluate a model on held-out data: a folder of class folders, a FER root (its test/) or a CSV."""
-    from fera.evaluate import evaluate_model
+    from fera.training.evaluate import evaluate_model
 
     if not args.model or not args.data_root or not args.out_dir:
         raise FeraError("fera evaluate needs --model, --data_root and --out_dir")
     m = evaluate_model(args.model, args.data_root, args.out_dir, batch_size=args.batch_size, log=_err)
     if args.report:
-        from fera.report import source_of, write_report
+        from fera.training.report import source_of, write_report
 
         m["report"] = write_report(source_of(args.out_dir), os.path.join(args.out_dir, "report.html"), log=_err)["html"]
     if args.json:
@@ -134,7 +134,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_calibrate(args) -> int:
     """Fit a calibration temperature on val and store it in the model; report ECE before and after."""
-    from fera.calibrate import calibrate_model
+    from fera.training.calibrate import calibrate_model
 
     if not args.model:
         raise FeraError("fera calibrate needs --model (a run folder or a .keras/.h5 file)")
@@ -150,7 +150,7 @@ def cmd_calibrate(args) -> int:
 
 def cmd_export(args) -> int:
     """Export a trained model to ONNX; the file is kept only if ONNX Runtime agrees with Keras on val images."""
-    from fera.export import export_model
+    from fera.training.export import export_model
 
     if not args.model or not args.out:
         raise FeraError("fera export needs --model (a run folder or a .keras/.h5 file) and --out FILE.onnx")
@@ -188,13 +188,13 @@ def cmd_models(args) -> int:
 
 
 def architectures() -> list[tuple[str, str]]:
-    """(name, first line of its docstring) of every ``@register_model`` function in ``fera.models``, read
-    from the source: importing the registry imports Keras, and listing models must not need it."""
+    """(name, first line of its docstring) of every ``@register_model`` function in ``fera.training.models``,
+    read from the source: importing the registry imports Keras, and listing models must not need it."""
     import ast
     from pathlib import Path
 
     found = []
-    for path in sorted((Path(__file__).parent / "models").glob("*.py")):
+    for path in sorted((Path(__file__).parent / "training" / "models").glob("*.py")):
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
             if isinstance(node, ast.FunctionDef) and any(getattr(d, "id", None) == "register_model"
                                                          for d in node.decorator_list):
@@ -256,7 +256,8 @@ def _assist_keys() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from fera import __version__, explain, report
+    from fera import __version__
+    from fera.training import explain, report
     from fera.runtime import app
     from fera.web import server
 

@@ -1,12 +1,12 @@
 """The options of the commands that train or load training data (`fera data`, `fera train`), defined once;
-their "(default ...)" texts come from the settings dataclasses of ``fera.config``."""
+their "(default ...)" texts come from the settings dataclasses of ``fera.training.config``."""
 from __future__ import annotations
 
 import argparse
 
 from fera.argtypes import COUNT, FRACTION, NON_NEGATIVE, POSITIVE, RATE, add_option, float_in
-from fera.config import (CLASS_WEIGHTINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, AugmentConfig, DataConfig, ModelConfig,
-                         TrainConfig)
+from fera.training.config import (CLASS_WEIGHTINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, AugmentConfig, DataConfig,
+                                  ModelConfig, TrainConfig)
 
 
 def _size(text: str) -> tuple[int, int]:

@@ -75,8 +75,8 @@ def save_keras_weights(model, meta: dict, path: Path) -> None:
 
 def load_keras(ref: str):
     """(Keras model, meta) behind a shipped name, rebuilt from the registry and its fp16-stored weights."""
-    from fera.modelio import LEGACY_ARCHITECTURE
-    from fera.models import create_model
+    from fera.training.modelio import LEGACY_ARCHITECTURE
+    from fera.training.models import create_model
 
     path = MODELS_DIR / f"{ref}.weights.npz"
     path = path if path.is_file() else Path(ref)

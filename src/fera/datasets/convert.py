@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from fera.data import CSV_USAGE, FER2013_CSV_CLASSES, SPLITS, csv_pixels
+from fera.training.data import CSV_USAGE, FER2013_CSV_CLASSES, SPLITS, csv_pixels
 from fera.datasets.fer2013 import (FERPLUS_HEADER, FERPLUS_TO_CLASS, FERPLUS_VOTES, OFFICIAL_COUNTS, PUBLISHED_MD5,
                                    count_differences, ferplus_majority)
 from fera.errors import FeraError

@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from fera.config import DataConfig
+from fera.training.config import DataConfig
 from fera.datasets.archive import find_csv
 from fera.datasets.convert import file_digest, write_folders
 from fera.datasets.download import download
@@ -35,7 +35,7 @@ def get(to: str | Path, *, file: str | Path | None = None, url: str | None = Non
         raise FeraError(f"FER+ label file not found: {ferplus}")
     if timeout <= 0:
         raise FeraError(f"--timeout must be positive (got {timeout:g})")
-    from fera.data import _cache_dir
+    from fera.training.data import _cache_dir
 
     downloads = _cache_dir(DataConfig(cache_dir=cache_dir)) / "downloads"
     if file is not None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from fera.data import SPLITS, class_files
+from fera.training.data import SPLITS, class_files
 from fera.datasets.fer2013 import OFFICIAL_COUNTS, count_differences
 from fera.errors import FeraError
 from fera.fileio import read_json

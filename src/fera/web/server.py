@@ -100,7 +100,7 @@ class Models:
 
     def keras(self):
         """(Keras model, meta) of the photo model, for Grad-CAM."""
-        from fera.explain import load_keras_any
+        from fera.training.explain import load_keras_any
 
         if self._keras is None:
             self._keras = load_keras_any(self.photo_model)
@@ -212,7 +212,7 @@ def upload_schema(cfg: ServeConfig, class_name: bool = False) -> dict:
 
 
 def explain(models: Models, image: np.ndarray, class_name: str | None) -> dict:
-    from fera.explain import explain_faces, find_faces, heat_words, overlay
+    from fera.training.explain import explain_faces, find_faces, heat_words, overlay
 
     try:
         model, meta = models.keras()

@@ -15,7 +15,7 @@ import cv2
 import keras
 import numpy as np
 
-from fera.config import AugmentConfig
+from fera.training.config import AugmentConfig
 
 
 def random_affine(rng: np.random.Generator, n: int, height: int, width: int, cfg: AugmentConfig) -> np.ndarray:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fera.config import DataConfig
+from fera.training.config import DataConfig
 from fera.errors import FeraError
 from fera.fileio import atomic_path, write_json
 from fera.images import to_gray_array

@@ -17,7 +17,7 @@ from __future__ import annotations
 import keras
 from keras import layers, regularizers
 
-from fera.models._registry import register_model
+from fera.training.models._registry import register_model
 
 
 def vgg_features(x, widths, l2: float, block_dropout: float):

@@ -15,14 +15,14 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from fera.augment import Batches
-from fera.config import CLASS_WEIGHTINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, RunConfig
-from fera.data import Dataset, class_weights, load_dataset, weighting, write_label_map
+from fera.training.augment import Batches
+from fera.training.config import CLASS_WEIGHTINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, RunConfig
+from fera.training.data import Dataset, class_weights, load_dataset, weighting, write_label_map
 from fera.errors import FeraError, Interrupted
-from fera.evaluate import _skipped_summary, predict_proba, score, write_artifacts
+from fera.training.evaluate import _skipped_summary, predict_proba, score, write_artifacts
 from fera.fileio import read_json, write_json, write_text
-from fera.modelio import load_model, load_training_state, make_meta, save_model, save_training_state
-from fera.models import create_model
+from fera.training.modelio import load_model, load_training_state, make_meta, save_model, save_training_state
+from fera.training.models import create_model
 
 
 class _RunState(keras.callbacks.Callback):
@@ -218,7 +218,7 @@ def train(cfg: RunConfig, log=print) -> dict:
 
 def finalize(out: Path, ds: Dataset, cfg: RunConfig, state: dict, session_seconds: float, log) -> dict:
     """Evaluate the best checkpoint and write curves, report, confusion matrix and metrics.json."""
-    from fera.plots import plot_curve
+    from fera.training.plots import plot_curve
 
     hist = state["history"]
     plot_curve(hist, "accuracy", out / "accuracy.png", f"{cfg.model.name}: accuracy")

@@ -77,10 +77,10 @@ def calibrate_model(model_ref: str, data_root: str | None = None, out_dir: str |
     """
     from pathlib import Path
 
-    from fera.evaluate import held_out, predict_proba, run_data_root
+    from fera.training.evaluate import held_out, predict_proba, run_data_root
     from fera.fileio import write_json
-    from fera.modelio import load_model, resolve_model_path, save_model
-    from fera.plots import plot_reliability
+    from fera.training.modelio import load_model, resolve_model_path, save_model
+    from fera.training.plots import plot_reliability
 
     path = resolve_model_path(model_ref)
     model, meta = load_model(path)

@@ -1,6 +1,6 @@
 """Grad-CAM (Selvaraju et al., 2017): where in a face the model looked for a class.
 
-``gradcam`` computes the heatmaps; drawing them is ``fera.explain``'s job. The target layer is the
+``gradcam`` computes the heatmaps; drawing them is ``fera.training.explain``'s job. The target layer is the
 model's last convolution, found by walking its layers (for fera's models, the last ``features_``
 convolution), taken after its BatchNorm and ReLU; nothing depends on a layer's name. Gradients come from whichever Keras backend runs
 (TensorFlow, PyTorch or JAX).

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fera.config import DataConfig
-from fera.data import Dataset, Split, load_eval_data
+from fera.training.config import DataConfig
+from fera.training.data import Dataset, Split, load_eval_data
 from fera.errors import FeraError
 from fera.fileio import write_json
 
@@ -41,7 +41,7 @@ def score(probs: np.ndarray, y: np.ndarray, class_names: list[str]) -> dict:
 
 def write_artifacts(out_dir: Path, result: dict, class_names: list[str], split: str, source: str) -> None:
     """classification_report.json and confusion_matrix.png, both saying which split they describe."""
-    from fera.plots import plot_confusion
+    from fera.training.plots import plot_confusion
 
     report = {"split": split, "source": source, **result["per_class"],
               "accuracy": result["accuracy"], "macro avg": _macro(result["per_class"])}
@@ -101,7 +101,7 @@ def load_any(model_ref: str, batch_size: int = 256):
         raise FeraError(f"no shipped model, model file or run folder named {model_ref!r} "
                         f"(shipped: {', '.join(shipped.shipped_names()) or 'none'})")
     from fera.inference import calibrate
-    from fera.modelio import load_model, resolve_model_path
+    from fera.training.modelio import load_model, resolve_model_path
 
     model, meta = load_model(model_ref)
     return (lambda x: calibrate(predict_proba(model, x, batch_size), meta.get("temperature", 1.0)), meta,

@@ -1,6 +1,6 @@
 """`fera explain`: Grad-CAM overlays for the faces in a photo, and the words that say where the heat is.
 
-The heatmaps come from ``fera.gradcam``; this module finds and crops the faces (as the assistant
+The heatmaps come from ``fera.training.gradcam``; this module finds and crops the faces (as the assistant
 does), draws the overlays and names the region the model looked at, for readers who cannot see them.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ def load_keras_any(ref: str):
         return shipped.load_keras(ref)
     if not Path(ref).expanduser().exists():
         raise shipped.not_found(ref, "a .keras/.h5 file or a run folder")
-    from fera.modelio import load_model
+    from fera.training.modelio import load_model
 
     return load_model(ref)
 
@@ -121,7 +121,7 @@ class Explained:
 
 def explain_faces(model, meta: dict, faces: list[np.ndarray], class_name: str | None = None):
     """(heatmaps, calibrated probabilities, class indices) for face crops."""
-    from fera.gradcam import gradcam, keras_numpy
+    from fera.training.gradcam import gradcam, keras_numpy
     from fera.inference import calibrate, preprocess
 
     names = meta["class_names"]

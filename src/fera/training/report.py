@@ -1,7 +1,7 @@
 """`fera report`: one self-contained HTML page documenting a training run or an evaluation.
 
 ``gather`` computes everything from the model and the held-out data (numbers, figures, face
-thumbnails, Grad-CAM overlays); ``fera.report_html.render`` turns it into a page a screen reader
+thumbnails, Grad-CAM overlays); ``fera.training.report_html.render`` turns it into a page a screen reader
 can navigate (headings, alt text on every image, tables as tables). Nothing is sent anywhere.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _png(img) -> bytes:
 
 
 def _figure(plot, *args) -> bytes:
-    """A ``fera.plots`` figure as PNG bytes: ``plot(*args[:-1], path, title=args[-1])`` writes a file."""
+    """A ``fera.training.plots`` figure as PNG bytes: ``plot(*args[:-1], path, title=args[-1])`` writes a file."""
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "figure.png"
         plot(*args[:-1], path, args[-1])
@@ -68,10 +68,10 @@ def source_of(path: str) -> dict:
 
 def gather(src: dict, data_root: str | None = None, config: ReportConfig | None = None, log=print) -> dict:
     """Everything the page shows, computed from the model and the held-out data."""
-    from fera.calibrate import reliability
-    from fera.evaluate import held_out, load_any, score
+    from fera.training.calibrate import reliability
+    from fera.training.evaluate import held_out, load_any, score
     from fera.inference import calibrate
-    from fera.plots import plot_confusion, plot_curve, plot_reliability
+    from fera.training.plots import plot_confusion, plot_curve, plot_reliability
 
     c = config or ReportConfig()
     predict, meta, described = load_any(src["model_ref"])
@@ -134,7 +134,7 @@ def _mistakes(x, y, probs, names, c: ReportConfig) -> list[dict]:
 
 def _gradcam(model_ref: str, x, y, probs, names, c: ReportConfig, log) -> dict:
     """Overlays for the most confidently right faces of each class (needs the Keras model)."""
-    from fera.explain import explain_faces, heat_words, load_keras_any, overlay
+    from fera.training.explain import explain_faces, heat_words, load_keras_any, overlay
 
     if str(model_ref).endswith(".onnx"):
         return {"skipped": "Grad-CAM needs the Keras model; this report was made from an .onnx file"}
@@ -160,7 +160,7 @@ def write_report(src: dict, out: str | Path, data_root: str | None = None, pdf: 
                  config: ReportConfig | None = None, log=print) -> dict:
     """Gather, render and write the page atomically; ``pdf`` also prints it to PDF with Chromium."""
     from fera.fileio import write_text
-    from fera.report_html import render
+    from fera.training.report_html import render
 
     ctx = gather(src, data_root, config, log)
     out = Path(out)

@@ -165,8 +165,8 @@ def _keep(src: Path, dst: Path) -> None:
 def export_model(model_ref: str, out: str, int8: bool = False, data_root: str | None = None,
                  calibration_images: int = 1000, log=print) -> dict:
     """`fera export`: Keras model file or run folder -> checked ONNX file (fp32, or int8 with ``int8``)."""
-    from fera.evaluate import held_out, run_data_root
-    from fera.modelio import load_model, resolve_model_path
+    from fera.training.evaluate import held_out, run_data_root
+    from fera.training.modelio import load_model, resolve_model_path
 
     path = resolve_model_path(model_ref)
     model, meta = load_model(path)

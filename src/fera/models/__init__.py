@@ -1,5 +1,0 @@
-"""Model architectures, found by name: ``create_model("vgg13", num_classes=7)``."""
-from fera.models._registry import create_model, list_models, register_model
-from fera.models import vgg as _vgg  # noqa: F401  (registers the VGG family)
-
-__all__ = ["create_model", "list_models", "register_model"]

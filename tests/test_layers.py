@@ -1,0 +1,62 @@
+"""The boundary between the two sides shows in the folder listing and holds in the code: the assistant's
+modules (``fera/runtime``, ``inference``, ``images``, ``shipped``) and the web page (``fera/web``) never import
+``fera.training`` or a training framework when they are imported. The web page's Grad-CAM route is the one
+place that reaches the training side, inside the function that serves it (it answers "needs the training
+install" without it; tests/test_no_training_stack.py runs everything with those packages unimportable)."""
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "fera"
+TRAINING = ("fera.training", "keras", "tensorflow", "torch", "jax")
+RUNTIME_SIDE = sorted([*SRC.glob("runtime/*.py"), *SRC.glob("web/*.py"),
+                       SRC / "inference.py", SRC / "images.py", SRC / "shipped.py"])
+# (file, function): the only lazy imports of the training side allowed on the runtime side.
+ALLOWED_LAZY = {("web/server.py", "keras"), ("web/server.py", "explain"),
+                ("shipped.py", "load_keras")}
+
+
+def _imports(tree: ast.AST):
+    """(module name, enclosing function name or None) of every import in ``tree``."""
+    def walk(node, func):
+        for child in ast.iter_child_nodes(node):
+            inner = child.name if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) else func
+            if isinstance(child, ast.Import):
+                yield from ((a.name, func) for a in child.names)
+            elif isinstance(child, ast.ImportFrom) and child.level == 0 and child.module:
+                yield child.module, func
+            yield from walk(child, inner)
+    yield from walk(tree, None)
+
+
+def _is_training(name: str) -> bool:
+    return any(name == t or name.startswith(t + ".") for t in TRAINING)
+
+
+@pytest.mark.parametrize("path", RUNTIME_SIDE, ids=lambda p: str(p.relative_to(SRC)))
+def test_runtime_side_never_imports_the_training_side(path):
+    rel = str(path.relative_to(SRC))
+    found = [(name, func) for name, func in _imports(ast.parse(path.read_text())) if _is_training(name)]
+    at_import = [name for name, func in found if func is None]
+    assert not at_import, f"{rel} imports {at_import} at module level"
+    lazy = {(rel, func) for name, func in found} - ALLOWED_LAZY
+    assert not lazy, f"training imports inside {sorted(lazy)}; the runtime side must not need them"
+
+
+def test_training_package_holds_the_keras_modules():
+    """Every module that imports a training framework at its top lives under fera/training (the folder says
+    which side)."""
+    outside = []
+    for path in SRC.rglob("*.py"):
+        if "training" in path.relative_to(SRC).parts:
+            continue
+        top = [name for name, func in _imports(ast.parse(path.read_text())) if func is None]
+        if any(_is_training(n) and not n.startswith("fera.") for n in top):
+            outside.append(str(path.relative_to(SRC)))
+    assert not outside, f"Keras-side modules outside fera/training: {outside}"
+
+
+def test_the_checker_sees_lazy_and_module_level_imports():
+    code = "import keras\ndef f():\n    from fera.training.explain import x\n"
+    assert list(_imports(ast.parse(code))) == [("keras", None), ("fera.training.explain", "f")]
