@@ -47,6 +47,7 @@ def test_temperature_one_is_identity_and_ece_of_a_perfect_model_is_zero():
 
 
 @pytest.mark.train
+@pytest.mark.backends
 def test_fera_calibrate_updates_the_model_files_and_writes_the_report(trained_run, tmp_path, capsys):
     import shutil
 

@@ -107,6 +107,18 @@ def test_fer2013_csv(tmp_path):
     assert load_eval_data(cfg(csv_path))[1] == "test"
 
 
+def test_kaggle_icml_face_data_csv_with_spaced_header(tmp_path):
+    """Kaggle's icml_face_data.csv names its columns "emotion, Usage, pixels" (spaces, other order); `fera data
+    get` converts it, and the loader reads it directly too (at 9d42bbd it refused it as "not a FER-2013 CSV")."""
+    rng = np.random.default_rng(0)
+    rows = ["emotion, Usage, pixels"] + [f"{i % 7}, {('Training', 'PublicTest')[i % 2]}, "
+                                         f"{' '.join(map(str, rng.integers(0, 256, 48 * 48)))}" for i in range(14)]
+    csv_path = tmp_path / "icml_face_data.csv"
+    csv_path.write_text("\n".join(rows) + "\n")
+    ds = load_dataset(cfg(csv_path))
+    assert {k: len(v) for k, v in ds.splits.items()} == {"train": 7, "val": 7} and not ds.skipped
+
+
 def test_not_a_csv_file(tmp_path):
     p = tmp_path / "x.txt"
     p.write_text("hi")

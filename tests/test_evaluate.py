@@ -11,6 +11,7 @@ from fera.training.evaluate import align_labels, score
 pytestmark = pytest.mark.train
 
 
+@pytest.mark.backends
 def test_evaluate_class_folder_reproduces_training_metrics(trained_run, demo_root, tmp_path, capsys):
     out = tmp_path / "eval"
     assert main(["evaluate", "--model", str(trained_run), "--data_root", str(demo_root / "val"),
@@ -25,6 +26,7 @@ def test_evaluate_class_folder_reproduces_training_metrics(trained_run, demo_roo
     assert "val: accuracy" in capsys.readouterr().out
 
 
+@pytest.mark.backends
 def test_evaluate_fer_root_uses_test_and_h5_works(trained_run, demo_root, tmp_path):
     out = tmp_path / "eval"
     assert main(["evaluate", "--model", str(trained_run / "best_model.h5"), "--data_root", str(demo_root),

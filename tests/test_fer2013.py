@@ -6,7 +6,7 @@ from conftest import FER2013
 
 from fera.cli import main
 
-pytestmark = [pytest.mark.train, pytest.mark.shared,
+pytestmark = [pytest.mark.train, pytest.mark.backends, pytest.mark.shared,
               pytest.mark.skipif(not (FER2013 / "train").is_dir(),
                                  reason="../shared/datasets/fer2013 is not here (it sits beside the checkout in CI)")]
 

@@ -46,6 +46,7 @@ def small_cnn():
 
 
 @pytest.mark.train
+@pytest.mark.backends
 def test_heat_falls_on_the_blob():
     import keras
 

@@ -12,7 +12,7 @@ import pytest
 from fera.cli import main
 from fera.demo import build_demo_dataset
 
-pytestmark = pytest.mark.train
+pytestmark = [pytest.mark.train, pytest.mark.backends]
 
 
 def test_design_defaults_beat_the_prior_within_four_epochs(tmp_path):

@@ -30,6 +30,7 @@ def run_dir(demo_root, tmp_path_factory):
     return out
 
 
+@pytest.mark.backends
 def test_every_artifact_is_written(run_dir):
     for name in ARTIFACTS:
         assert (run_dir / name).is_file(), name
@@ -39,6 +40,7 @@ def test_every_artifact_is_written(run_dir):
     assert not [p for p in run_dir.rglob(".*tmp*")], "temporary files left behind"
 
 
+@pytest.mark.backends
 def test_metrics_report_and_config(run_dir, demo_root):
     m = json.loads((run_dir / "metrics.json").read_text())
     assert 0 <= m["best_val_accuracy"] <= 1 and m["best_epoch"] in (1, 2) and m["epochs_run"] == 2
@@ -66,6 +68,7 @@ def test_metrics_report_and_config(run_dir, demo_root):
                                                                        "3": "surprise"}
 
 
+@pytest.mark.backends
 def test_checkpoints_carry_their_metadata(run_dir):
     for name in ("best_model.keras", "best_model.h5"):
         meta = read_meta(run_dir / name)
@@ -86,7 +89,8 @@ def test_non_empty_out_dir_is_never_overwritten_silently(run_dir, demo_root, cap
 def _start(demo_root, out, epochs):
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     return subprocess.Popen([sys.executable, "-m", "fera", "train", "--data_root", str(demo_root), "--out_dir",
-                             str(out), "--epochs", str(epochs), "--batch_size", "16", "--verbose", "2"],
+                             str(out), "--model", "fast", "--epochs", str(epochs), "--batch_size", "16",
+                             "--verbose", "2"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -101,6 +105,7 @@ def _wait_for_epoch(out, proc, n=1, timeout=300):
     raise AssertionError("no epoch finished in time")
 
 
+@pytest.mark.backends
 def test_resume_after_kill_loses_at_most_one_epoch(demo_root, tmp_path):
     out = tmp_path / "killed"
     proc = _start(demo_root, out, epochs=50)
@@ -118,6 +123,7 @@ def test_resume_after_kill_loses_at_most_one_epoch(demo_root, tmp_path):
         assert (out / name).is_file(), name
 
 
+@pytest.mark.backends
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(demo_root, tmp_path):
     out = tmp_path / "interrupted"
     proc = _start(demo_root, out, epochs=50)
@@ -181,6 +187,7 @@ def test_design_scripts_run_from_the_checkout(demo_root):
     assert r.returncode == 0 and "usage: fera train" in r.stdout and "--l2" in r.stdout, r.stderr[-2000:]
 
 
+@pytest.mark.backends
 def test_training_state_round_trip_keeps_adam_moments_and_lr(tmp_path):
     import keras
     import numpy as np
@@ -207,6 +214,7 @@ def test_training_state_round_trip_keeps_adam_moments_and_lr(tmp_path):
     np.testing.assert_allclose(a.predict(x, verbose=0), b.predict(x, verbose=0), atol=1e-6)
 
 
+@pytest.mark.backends
 def test_same_seed_same_run(demo_root, tmp_path):
     histories = []
     for name in ("a", "b"):
@@ -217,6 +225,7 @@ def test_same_seed_same_run(demo_root, tmp_path):
     assert histories[0] == histories[1]
 
 
+@pytest.mark.backends
 def test_mixed_bfloat16_trains_and_saves_float32_models(demo_root, tmp_path):
     out = tmp_path / "bf16"
     assert main(["train", "--data_root", str(demo_root), "--out_dir", str(out), "--model", "fast",
@@ -272,14 +281,20 @@ def test_cosine_run_with_label_smoothing_records_its_settings(demo_root, tmp_pat
     assert cfg["train"]["schedule"] == "cosine" and cfg["model"]["block_dropout"] == 0.1
 
 
-def test_device_run_packs_into_few_small_files_and_unpacks_to_the_same_model(run_dir, tmp_path):
+def test_device_run_packs_into_few_small_files_and_unpacks_to_the_same_model(run_dir, tmp_path, monkeypatch):
     """scripts/device: a GPU run comes back as fp16 weight parts + one tar, and becomes a run folder again."""
     import numpy as np
 
+    import runpy
+
     files, rebuilt = tmp_path / "out", tmp_path / "rebuilt"
     for script, args in (("pack_run.py", [run_dir, files]), ("unpack_run.py", [files, rebuilt])):
-        subprocess.run([sys.executable, str(REPO / "scripts" / "device" / script), *map(str, args)], check=True,
-                       capture_output=True)
+        # each script as `python scripts/device/SCRIPT ARGS`, in this process (no second Keras import)
+        path = str(REPO / "scripts" / "device" / script)
+        monkeypatch.setattr(sys, "argv", [path, *map(str, args)])
+        with pytest.raises(SystemExit) as done:
+            runpy.run_path(path, run_name="__main__")
+        assert done.value.code == 0, script
     back = sorted(p.name for p in files.iterdir())
     # VGG-13's 10.5M weights in fp16 are 21 MB: two parts, each under the 16 MiB a file may have
     assert back == ["run.tgz", "weights.npz.part00", "weights.npz.part01"]

@@ -33,9 +33,9 @@ def kind_of(path: Path) -> str:
 
 
 def looks_like_fer_csv(path: Path) -> bool:
-    with open(path, "rb") as f:
-        first = f.readline(4096).decode("utf-8-sig", "replace")
-    return {"emotion", "pixels"} <= {h.strip() for h in first.split(",")}
+    from fera.training.data import csv_header
+
+    return {"emotion", "pixels"} <= set(csv_header(path))
 
 
 def find_csv(src: Path, work: Path, depth: int = 0) -> Path:

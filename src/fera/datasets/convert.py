@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from fera.training.data import CSV_USAGE, FER2013_CSV_CLASSES, SPLITS, csv_pixels
+from fera.training.data import CSV_USAGE, FER2013_CSV_CLASSES, SPLITS, csv_pixels, csv_rows
 from fera.datasets.fer2013 import (FERPLUS_HEADER, FERPLUS_TO_CLASS, FERPLUS_VOTES, OFFICIAL_COUNTS, PUBLISHED_MD5,
                                    count_differences, ferplus_majority)
 from fera.errors import FeraError
@@ -46,7 +46,7 @@ def write_folders(csv_path: Path, out: Path, *, ferplus=None, contempt: bool = F
     fer_counts = {s: Counter() for s in SPLITS}  # FER-2013's own labels of the readable rows
     skipped, dropped, label_rows = [], Counter(), []
     n = -1
-    for n, line, row in _rows(csv_path):
+    for n, line, row in csv_rows(csv_path):
         try:
             label = FER2013_CSV_CLASSES[_index(row.get("emotion"))]
             usage = (row.get("Usage") or "Training").strip()
@@ -130,18 +130,6 @@ def read_ferplus(path: Path) -> list[tuple[str, list[int]]]:
             except (ValueError, IndexError) as e:
                 raise FeraError(f"{path}, line {line}: {e}") from None
     return rows
-
-
-def _rows(path: Path):
-    """(data row index, line number, {column: value}) for each row; header names are stripped, so both
-    fer2013.csv (emotion,pixels,Usage) and icml_face_data.csv (emotion, Usage, pixels) are read."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        header = [h.strip() for h in next(reader, [])]
-        if not {"emotion", "pixels"} <= set(header):
-            raise FeraError(f"{path} is not a FER-2013 CSV: it needs the columns emotion,pixels[,Usage]")
-        for n, row in enumerate(reader):
-            yield n, reader.line_num, dict(zip(header, row))
 
 
 def _index(text) -> int:

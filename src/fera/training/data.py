@@ -219,35 +219,52 @@ def _reason(e: Exception) -> str:
 # -- FER-2013 CSV --------------------------------------------------------------------------------
 
 def _load_csv(path: Path, img_size) -> Dataset:
-    import csv
-
     from PIL import Image
 
     class_names = sorted(FER2013_CSV_CLASSES)
     remap = {i: class_names.index(name) for i, name in enumerate(FER2013_CSV_CLASSES)}
     h, w = img_size
     xs, ys, skipped = {}, {}, []
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        if not reader.fieldnames or not {"emotion", "pixels"} <= set(reader.fieldnames):
-            raise FeraError(f"{path} is not a FER-2013 CSV: it needs the columns emotion,pixels[,Usage]")
-        for n, row in enumerate(reader, start=2):
-            try:
-                label = remap[int(row["emotion"])]
-                img = csv_pixels(row["pixels"])
-                side = img.shape[0]
-                if (side, side) != (h, w):
-                    img = np.asarray(Image.fromarray(img).resize((w, h), Image.Resampling.BILINEAR))
-                split = CSV_USAGE.get((row.get("Usage") or "Training").strip(), "train")
-            except (KeyError, ValueError, TypeError, AttributeError) as e:
-                skipped.append((f"{path.name}:{n}", _reason(e)))
-                continue
-            xs.setdefault(split, []).append(img)
-            ys.setdefault(split, []).append(label)
+    for _, n, row in csv_rows(path):
+        try:
+            label = remap[int(row["emotion"])]
+            img = csv_pixels(row["pixels"])
+            side = img.shape[0]
+            if (side, side) != (h, w):
+                img = np.asarray(Image.fromarray(img).resize((w, h), Image.Resampling.BILINEAR))
+            split = CSV_USAGE.get((row.get("Usage") or "Training").strip(), "train")
+        except (KeyError, ValueError, TypeError, AttributeError) as e:
+            skipped.append((f"{path.name}:{n}", _reason(e)))
+            continue
+        xs.setdefault(split, []).append(img)
+        ys.setdefault(split, []).append(label)
     if "train" not in xs:
         raise FeraError(f"{path} has no usable Training rows")
     splits = {s: Split(np.stack(xs[s]), np.asarray(ys[s], np.int64)) for s in SPLITS if s in xs}
     return Dataset(str(path), class_names, splits, skipped)
+
+
+def csv_header(path: Path) -> list[str]:
+    """The column names of a CSV's first line, stripped: fer2013.csv says ``emotion,pixels,Usage``, Kaggle's
+    icml_face_data.csv ``emotion, Usage, pixels``. Any file can be asked (undecodable bytes are replaced)."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        return [h.strip() for h in next(csv.reader([f.readline(1 << 16)]), [])]
+
+
+def csv_rows(path: Path):
+    """(data row index, line number, {column: value}) for each row of a FER-2013 CSV (either header);
+    FeraError when the file lacks the emotion and pixels columns."""
+    import csv
+
+    if not {"emotion", "pixels"} <= set(csv_header(path)):
+        raise FeraError(f"{path} is not a FER-2013 CSV: it needs the columns emotion,pixels[,Usage]")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        header = [h.strip() for h in next(reader)]
+        for n, row in enumerate(reader):
+            yield n, reader.line_num, dict(zip(header, row))
 
 
 def csv_pixels(text: str) -> np.ndarray:
