@@ -45,10 +45,12 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-# All tests under the default (torch) backend, then the training tests again under TensorFlow.
+# All tests under the default (torch) backend, then again under TensorFlow the ones whose code differs per
+# backend (marker `backends`: training loop, precision, checkpoints and resume, saving and loading,
+# Grad-CAM, determinism, learning); option plumbing and reports are the same Python on every backend.
 test: $(VENV)/.installed-tf node_modules/.installed
 	$(BIN)/python -m pytest -q
-	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q -m train
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q -m backends
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not train"
