@@ -241,6 +241,9 @@ def test_get_needs_a_target_and_refuses_a_non_empty_one_before_downloading(tmp_p
     (tmp_path / "fer" / "mine").mkdir(parents=True)
     assert main(["data", "get", "--url", server.url, "--to", str(tmp_path / "fer")]) == 2
     assert "is not empty" in _error(capsys) and server.requests == []
+    with pytest.raises(SystemExit) as refused:  # by the option itself, as argparse refuses
+        main(["data", "get", "--url", server.url, "--to", str(tmp_path / "new"), "--timeout", "0"])
+    assert refused.value.code == 2 and "--timeout: must be more than 0" in _error(capsys) and server.requests == []
 
 
 def test_the_designs_script_is_a_thin_wrapper(tmp_path):

@@ -15,6 +15,12 @@ class Interrupted(FeraError):
     """Training was stopped by the user (Ctrl-C); the last finished epoch is saved (exit code 130)."""
 
 
+def first_line(e: BaseException, limit: int = 120) -> str:
+    """What a caught exception says, for a one-line message: its first line (else its type), at most
+    ``limit`` characters."""
+    return (str(e).splitlines()[0] if str(e).strip() else type(e).__name__)[:limit]
+
+
 def missing_package(e: ImportError) -> str:
     """One sentence for a package that is not installed: which one, and how to get it."""
     import os

@@ -14,7 +14,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from fera.datasets.fer2013 import CSV_NAMES
-from fera.errors import FeraError
+from fera.errors import FeraError, first_line
 
 _MAX_DEPTH = 3
 _DAMAGED = (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError, ValueError)
@@ -54,8 +54,8 @@ def find_csv(src: Path, work: Path, depth: int = 0) -> Path:
     except FeraError:
         raise
     except _DAMAGED as e:
-        reason = (str(e).splitlines()[0] if str(e) else type(e).__name__)[:100]
-        raise FeraError(f"{src.name} is a damaged or incomplete archive ({reason}); download it again") from None
+        raise FeraError(f"{src.name} is a damaged or incomplete archive ({first_line(e, 100)}); download it "
+                        "again") from None
     files = sorted(p for p in dest.rglob("*") if p.is_file())
     for name in CSV_NAMES:
         for p in files:

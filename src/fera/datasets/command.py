@@ -5,7 +5,8 @@ import argparse
 import json
 import sys
 
-from fera.argtypes import add_command, add_option
+from fera.argtypes import POSITIVE, add_command, add_option
+from fera.datasets.fer2013 import EXPECTATIONS
 from fera.errors import FeraError
 
 
@@ -30,7 +31,7 @@ def _get_arguments(g) -> None:
     src.add_argument("--url", help="download from this http(s) address instead of Kaggle (resumable)")
     src.add_argument("--file", help="a fer2013.csv, or a zip / tar archive holding it, already on this computer")
     g.add_argument("--sha256", help="the SHA-256 the downloaded or given file must have")
-    add_option(g, "--timeout", type=float, default=30.0,
+    add_option(g, "--timeout", type=POSITIVE, default=30.0,
                help="seconds without an answer before giving up (default {default})")
     g.add_argument("--cache_dir", help="where downloads wait until done (default: $FERA_CACHE_DIR or ~/.cache/fera)")
     _conversion_arguments(g)
@@ -51,7 +52,7 @@ def _conversion_arguments(p) -> None:
 
 def _verify_arguments(v) -> None:
     v.add_argument("dir", nargs="?", help="the dataset folder (train/, val/, test/)")
-    add_option(v, "--expect", choices=("auto", "official", "recorded", "none"), default="auto",
+    add_option(v, "--expect", choices=EXPECTATIONS, default="auto",
                help="counts to compare with: official FER-2013, recorded (dataset.json of a FER+ conversion), "
                "none, or auto: recorded for FER+ folders, else official (default {default})")
     v.add_argument("--allow_duplicates", action="store_true", help="report duplicates without failing")

@@ -8,6 +8,9 @@ OFFICIAL_COUNTS = {
     "val": {"angry": 467, "disgust": 56, "fear": 496, "happy": 895, "neutral": 607, "sad": 653, "surprise": 415},
     "test": {"angry": 491, "disgust": 55, "fear": 528, "happy": 879, "neutral": 626, "sad": 594, "surprise": 416},
 }
+# What `fera data verify --expect` compares a tree's counts with (auto: recorded when dataset.json says, else
+# official).
+EXPECTATIONS = ("auto", "official", "recorded", "none")
 # MD5 of the two published CSVs of the Kaggle competition (the same ones torchvision checks).
 PUBLISHED_MD5 = {
     "f8428a1edbd21e88f42c73edd2a14f95": "fer2013.csv",  # inside fer2013.tar.gz: emotion,pixels,Usage

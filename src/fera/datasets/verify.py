@@ -16,11 +16,9 @@ from pathlib import Path
 from PIL import Image
 
 from fera.training.data import SPLITS, class_files
-from fera.datasets.fer2013 import OFFICIAL_COUNTS, count_differences
-from fera.errors import FeraError
+from fera.datasets.fer2013 import EXPECTATIONS, OFFICIAL_COUNTS, count_differences
+from fera.errors import FeraError, first_line
 from fera.fileio import read_json
-
-EXPECTATIONS = ("auto", "official", "recorded", "none")
 
 
 def verify(root: str | Path, *, expect: str = "auto", allow_duplicates: bool = False) -> dict:
@@ -88,7 +86,7 @@ def _digest(path: Path) -> tuple[str | None, str]:
             h.update(im.tobytes())
             return h.hexdigest(), ""
     except Exception as e:  # noqa: BLE001  (any decoder failure makes the file unreadable)
-        return None, (str(e).splitlines()[0] if str(e) else type(e).__name__)[:120]
+        return None, first_line(e)
 
 
 def _duplicate_summary(groups: list[list[tuple[str, str, str]]], tree: dict) -> dict:

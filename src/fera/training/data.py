@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from fera.training.config import DataConfig
-from fera.errors import FeraError
+from fera.errors import FeraError, first_line
 from fera.fileio import atomic_path, write_json
 from fera.images import to_gray_array
 
@@ -208,12 +208,7 @@ def _decode_file(path: Path, img_size) -> tuple[np.ndarray | None, str]:
     try:
         return to_gray_array(path, img_size), ""
     except Exception as e:  # noqa: BLE001  (any decoder failure means: skip this file and say why)
-        return None, _reason(e)
-
-
-def _reason(e: Exception) -> str:
-    msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-    return msg[:120]
+        return None, first_line(e)
 
 
 # -- FER-2013 CSV --------------------------------------------------------------------------------
@@ -234,7 +229,7 @@ def _load_csv(path: Path, img_size) -> Dataset:
                 img = np.asarray(Image.fromarray(img).resize((w, h), Image.Resampling.BILINEAR))
             split = CSV_USAGE.get((row.get("Usage") or "Training").strip(), "train")
         except (KeyError, ValueError, TypeError, AttributeError) as e:
-            skipped.append((f"{path.name}:{n}", _reason(e)))
+            skipped.append((f"{path.name}:{n}", first_line(e)))
             continue
         xs.setdefault(split, []).append(img)
         ys.setdefault(split, []).append(label)
