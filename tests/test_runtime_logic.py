@@ -153,8 +153,8 @@ def test_below_threshold_silent_unprompted_not_sure_on_demand():
 def test_position_distance_and_mirror():
     ann, mir = Announcer(AnnounceConfig()), Announcer(AnnounceConfig(mirror=True))
     for cx, plain, mirrored in [(80, "left", "right"), (320, "ahead", "ahead"), (580, "right", "left")]:
-        assert (ann.position(face(1, cx=cx).box, FRAME), mir.position(face(1, cx=cx).box, FRAME)) == (plain, mirrored)
-    assert [ann.distance(face(1, h=h).box, FRAME) for h in (240, 120, 40)] == ["close", "talking distance", "far"]
+        assert (ann.words(face(1, cx=cx), FRAME).position, mir.words(face(1, cx=cx), FRAME).position) == (plain, mirrored)
+    assert [ann.words(face(1, h=h), FRAME).distance for h in (240, 120, 40)] == ["close", "talking distance", "far"]
     ann, clock = make(mirror=True, verbosity=3)
     ds = run(ann, clock, 1.0, lambda t: [face(1, cx=140, h=200)])
     assert spoken(ds, False) == ["right, close, appears happy, 82%"]

@@ -64,7 +64,8 @@ def run_photos(assistant, source, out: Output, speaker=None, save_dir: Path | No
             print(f"{fr.source}: {sentence}", file=out.stream or sys.stdout, flush=True)
         if speaker is not None:
             said = f"{spoken_name(fr.source)}: {sentence}" if (source.count or 2) > 1 else sentence
-            speaker.say(Announcement(said, None, "photo", "describe", "describe", name=fr.source), time.monotonic())
+            speaker.say(Announcement(text=said, track_id=None, reason="photo", kind="describe", earcon="describe",
+                                     name=fr.source), time.monotonic())
         if save_dir is not None:
             from fera.runtime.draw import annotate
 
@@ -143,8 +144,8 @@ def _frames(source, out: Output, speaker):
         else:
             out.line("camera disconnected", clock_stamp(0.0, True))
         if speaker is not None:
-            speaker.say(Announcement("camera disconnected", None, "source lost", "status", "no_face"),
-                        time.monotonic())
+            speaker.say(Announcement(text="camera disconnected", track_id=None, reason="source lost", kind="status",
+                                     earcon="no_face"), time.monotonic())
         raise
 
 

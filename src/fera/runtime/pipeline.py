@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from fera.runtime import wording
 from fera.runtime.announce import AnnounceConfig, Announcer
 from fera.runtime.geometry import plausible
 from fera.runtime.smooth import SmoothConfig, Smoother
@@ -132,14 +133,11 @@ class Assistant:
 
     def face_record(self, frame: FrameInfo, f: TrackedFace) -> dict:
         """One face for ``--json``: box, position, facing, expression (or "not sure"), confidence, probabilities."""
-        a = self.announcer
-        e = f.expression
-        level = a.level(e)
+        w, e = self.announcer.words(f, frame), f.expression
         return {"box": {k: round(v, 1) for k, v in f.box.to_dict().items()},
-                "position": a.position(f.box, frame), "distance": a.distance(f.box, frame),
-                "facing": a.facing(f, frame),
-                "expression": None if e is None or level == "unsure" else e.label,
-                "wording": a.phrase(f, frame, 2),
+                "position": w.position, "distance": w.distance, "facing": w.facing,
+                "expression": None if e is None or w.level == "unsure" else e.label,
+                "wording": wording.spoken(w, 2),
                 "confidence": None if e is None else round(e.confidence, 4),
                 "probabilities": None if e is None or e.probs is None else
                 {n: round(float(p), 4) for n, p in zip(self.classifier.class_names, e.probs)}}

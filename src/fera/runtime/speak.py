@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Callable, Protocol, TextIO
 
 from fera.errors import FeraError
-from fera.runtime.announce import STATUS_TEXT
 from fera.runtime.earcons import EARCONS, earcon_mono, earcon_wav, pan_gains, wav_bytes, write_earcons  # noqa: F401
 from fera.runtime.types import Announcement
+from fera.runtime.wording import STATUS_TEXT, adjective, status_text
 
 MODES = ("auto", "tts", "earcons", "screenreader", "off")
 Player = Callable[[bytes, Announcement], None]  # plays (or stores) one WAV; gets the announcement too
@@ -56,12 +56,13 @@ class Speaker(Protocol):
 # ---- text ------------------------------------------------------------------------------------------
 
 def words(a: Announcement) -> str:
-    """The announcement in words, "left: appears happy"; from the earcon code when the text is empty."""
-    body, pos = a.text, a.position
-    if not body:
-        body = STATUS_TEXT.get(a.earcon or "", (a.earcon or a.kind).replace("_", " "))
-        return f"{pos}: {body}" if pos else body
-    return f"{body[:len(pos)]}: {body[len(pos) + 2:]}" if pos and body.lower().startswith(pos + ", ") else body
+    """The announcement as a text line: the face's line ("left: appears happy"), else its text, else the
+    words for its earcon code (verbosity 0: "no face", "right: surprised")."""
+    if a.line or a.text:
+        return a.line or a.text
+    code = a.earcon or a.kind
+    body = status_text(code) if code in STATUS_TEXT or a.kind == "status" else adjective(code)
+    return f"{a.position}: {body}" if a.position else body
 
 
 class TextSpeaker:

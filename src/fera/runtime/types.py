@@ -143,7 +143,7 @@ class TrackedFace:
     confirmed: bool = True  # seen in most of several recent frames (the tracker's rule); only these are people
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Announcement:
     """What the speech stage plays: ``text`` (may be empty at verbosity 0) and/or an earcon."""
 
@@ -154,14 +154,16 @@ class Announcement:
     earcon: str | None = None  # sound name: an expression label or a status code ("no_face", ...)
     position: str | None = None  # "left" / "ahead" / "right", e.g. to pan the earcon
     name: str | None = None  # what it is about, e.g. the photo's file name (names the WAV files of --audio_dir)
+    line: str = ""  # the text line for a face ("left: appears happy"); "": the text, else the status words
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Decision:
     """One decision of the announcer, spoken or suppressed, with its reason (one ``--json`` object each)."""
 
     spoken: bool
     text: str  # what is (or would have been) said
+    line: str = ""  # the same as a text line: "left: appears happy" (see fera.runtime.wording.line)
     reason: str  # "spoken: ..." or "suppressed: ..."
     track_id: int | None
     time: float  # announcer clock, seconds
@@ -178,10 +180,12 @@ class Decision:
     def announcement(self) -> Announcement | None:
         if not self.spoken:
             return None
-        return Announcement(self.text, self.track_id, self.reason, self.kind, self.earcon, self.position)
+        return Announcement(text=self.text, track_id=self.track_id, reason=self.reason, kind=self.kind,
+                            earcon=self.earcon, position=self.position, line=self.line)
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        del d["line"]  # the --json record has the text and its parts
         d["time"] = round(self.time, 3)
         if self.confidence is not None:
             d["confidence"] = round(float(self.confidence), 3)
