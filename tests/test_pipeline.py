@@ -105,3 +105,39 @@ def test_photo_describes_every_face_left_to_right():
     rec = a.face_record(frame, faces[0])  # faces come left to right
     assert rec["position"] == "left" and rec["expression"] == "neutral" and rec["confidence"] == 0.5
     assert set(rec["probabilities"]) == set(NAMES)
+
+
+class TwoClassClassifier:
+    """A model with classes of its own (no designed earcon for either)."""
+
+    class_names = ["calm", "pain"]
+
+    def __init__(self):
+        self.label = "calm"
+
+    def __call__(self, image, boxes):
+        return np.tile(np.array([0.95, 0.05] if self.label == "calm" else [0.05, 0.95], np.float32), (len(boxes), 1))
+
+
+def test_a_model_with_other_classes_gets_an_earcon_for_each():
+    from fera.runtime.announce import AnnounceConfig
+    from fera.runtime.earcons import STATUS_SOUNDS, earcon_wav
+    from fera.runtime.speak import EarconSpeaker
+
+    played = []
+    speaker = EarconSpeaker(player=lambda wav, a: played.append((a.earcon, wav)), threaded=False,
+                            clock=lambda: 0.0)
+    clf = TwoClassClassifier()
+    a = Assistant(FakeDetector([(280, 180, 80, 100)]), clf, AnnounceConfig(verbosity=0))
+    frame = np.full((480, 640, 3), 120, np.uint8)
+    for i in range(80):
+        clf.label = "calm" if i < 30 else "pain"
+        for d in a.step(frame, i / 10).decisions:
+            if d.spoken:
+                speaker.say(d.announcement, 0.0)
+                speaker.step()
+    assert [e for e, _ in played] == ["calm", "pain"]
+    calm, pain = (w for _, w in played)
+    assert calm == earcon_wav("calm") and pain == earcon_wav("pain")  # the same sound every time
+    others = {earcon_wav(n) for n in NAMES + list(STATUS_SOUNDS)}
+    assert calm != pain and calm not in others and pain not in others

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from fera.runtime.pipeline import Assistant
-from fera.runtime.types import CLASS_NAMES, Box
+from fera.runtime.types import Box
+
+CLASS_NAMES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")  # the fake classifier's classes
 
 FPS = 15
 FRAME = np.full((480, 640, 3), 120, np.uint8)

@@ -11,8 +11,9 @@ import pytest
 from fera.runtime.announce import AnnounceConfig, Announcer
 from fera.runtime.smooth import SmoothConfig, Smoother
 from fera.runtime.track import TrackConfig, Tracker
-from fera.runtime.types import CLASS_NAMES, Box, Expression, Face, FrameInfo, TrackedFace
+from fera.runtime.types import Box, Expression, Face, FrameInfo, TrackedFace
 
+CLASS_NAMES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")  # a FER-2013 model's classes
 W, H = 640, 480
 FRAME = FrameInfo(W, H, brightness=120.0)
 DARK = FrameInfo(W, H, brightness=10.0)
@@ -370,7 +371,7 @@ def smooth_run(sm, fps, seconds, probs, t0=0.0):
 
 @pytest.mark.parametrize("fps", [10, 20, 30, 60])
 def test_smoother_time_constant_is_frame_rate_independent(fps):
-    sm = Smoother(config=SmoothConfig(tau_s=0.3, switch_margin=0.0))
+    sm = Smoother(CLASS_NAMES, config=SmoothConfig(tau_s=0.3, switch_margin=0.0))
     sm.update([TrackedFace(1, Box(0, 0, 10, 10), probs=onehot("neutral"))], now=0.0)
     e = smooth_run(sm, fps, 0.3, onehot("happy"))  # after one time constant: 63% of the way
     assert e.probs[CLASS_NAMES.index("happy")] == pytest.approx(1 - math.exp(-1), abs=1e-9)
@@ -380,7 +381,7 @@ def test_smoother_time_constant_is_frame_rate_independent(fps):
 
 
 def test_smoother_hysteresis_margin():
-    sm = Smoother(config=SmoothConfig(tau_s=0.0, switch_margin=0.1))
+    sm = Smoother(CLASS_NAMES, config=SmoothConfig(tau_s=0.0, switch_margin=0.1))
 
     def step(t, happy, sad):
         q = happy * onehot("happy") + sad * onehot("sad") + (1 - happy - sad) * onehot("neutral")
@@ -394,7 +395,7 @@ def test_smoother_hysteresis_margin():
 
 
 def test_smoother_short_flicker_does_not_change_label():
-    sm = Smoother()  # defaults: tau 0.3 s, margin 0.1
+    sm = Smoother(CLASS_NAMES)  # defaults: tau 0.3 s, margin 0.1
     smooth_run(sm, 30, 2.0, onehot("happy"))
     assert smooth_run(sm, 30, 0.1, onehot("sad"), t0=2.0).label == "happy"  # 100 ms of another class
     assert smooth_run(sm, 30, 1.0, onehot("sad"), t0=2.1).confidence > 0.9  # a lasting change wins
@@ -416,7 +417,7 @@ def test_smoother_unclassified_frames_and_forgetting():
 
 def test_pipeline_flicker_silent_and_change_spoken():
     clock = Clock()
-    tracker, smoother, ann = Tracker(clock=clock), Smoother(clock=clock), Announcer(AnnounceConfig(), clock)
+    tracker, smoother, ann = Tracker(clock=clock), Smoother(CLASS_NAMES, clock=clock), Announcer(AnnounceConfig(), clock)
     said = []
     for i in range(12 * 30):
         clock.t = t = i / 30

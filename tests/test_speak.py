@@ -12,9 +12,13 @@ import pytest
 
 from fera.errors import FeraError
 from fera.runtime import speak
-from fera.runtime.speak import (EARCONS, EarconSpeaker, SpeechConfig, TextSpeaker, TtsSpeaker, earcon_wav,
+from fera.runtime.speak import (EarconSpeaker, SpeechConfig, TextSpeaker, TtsSpeaker, earcon_wav,
                                 make_speaker, pan_gains, render_speech, write_earcons)
-from fera.runtime.types import CLASS_NAMES, Announcement
+from fera.runtime.earcons import earcon_names
+from fera.runtime.types import Announcement
+
+CLASS_NAMES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")  # a FER-2013 model's classes
+EARCONS = earcon_names(CLASS_NAMES)
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
                                   reason="espeak-ng is not installed (apt-get install espeak-ng)")
@@ -257,7 +261,7 @@ def test_status_earcons_and_edge_side(tmp_path):
     s.say(Announcement(text="", track_id=None, reason="spoken: status edge_left", kind="status", earcon="edge_left"))
     s.step()
     assert played == [earcon_wav("edge", "left")]
-    paths = write_earcons(tmp_path, positions=("ahead", "left"))
+    paths = write_earcons(tmp_path, CLASS_NAMES, positions=("ahead", "left"))
     assert len(paths) == 2 * len(EARCONS) == 22
     assert {p.name for p in paths} >= {"happy.wav", "happy_left.wav", "no_face.wav", "edge_left.wav"}
     assert all(read_wav(p.read_bytes())[1] == 2 for p in paths)
@@ -319,3 +323,17 @@ def test_auto_picks_the_voice_when_espeak_and_a_device_exist(monkeypatch):
     s = make_speaker("auto", log=logs.append)
     assert isinstance(s, TtsSpeaker) and not s.text_mode and logs == []
     s.close()
+
+
+def test_classes_without_a_designed_earcon_get_their_own_distinct_sound(tmp_path):
+    made = ("calm", "pain", "contempt", "Pain", "")
+    waves = {n: read_wav(earcon_wav(n))[2][:, 0].astype(float) for n in made + CLASS_NAMES}
+    for name in made:
+        x = waves[name]
+        assert 0.1 <= len(x) / 22050 <= 0.4 and np.abs(x).max() > 3000, name  # short and audible, never silent
+        assert np.abs(x[:5]).max() <= 0.01 * 32767 and np.abs(x[-5:]).max() <= 0.01 * 32767, name  # no clicks
+        assert earcon_wav(name) == earcon_wav(name)  # deterministic
+    for a, b in itertools.combinations(waves, 2):
+        assert len(waves[a]) != len(waves[b]) or not np.allclose(waves[a], waves[b]), (a, b)
+    assert sorted(p.name for p in write_earcons(tmp_path, ["calm", "pain"])) == [
+        "calm.wav", "edge.wav", "face_lost.wav", "no_face.wav", "pain.wav", "too_dark.wav"]

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Callable, Protocol, TextIO
 
 from fera.errors import FeraError
-from fera.runtime.earcons import EARCONS, earcon_mono, earcon_wav, pan_gains, wav_bytes, write_earcons  # noqa: F401
+from fera.runtime.earcons import (STATUS_SOUNDS, earcon_mono, earcon_wav, pan_gains, sound_of,  # noqa: F401
+                                  wav_bytes, write_earcons)
 from fera.runtime.types import Announcement
 from fera.runtime.wording import STATUS_TEXT, adjective, status_text
 
@@ -284,17 +285,17 @@ class TtsSpeaker(QueuedSpeaker):
 # ---- earcons (the sounds themselves: fera.runtime.earcons) ----------------------------------------
 
 class EarconSpeaker(QueuedSpeaker):
-    """Plays the announcement's earcon panned by position ("edge_left": the edge sound, left); text with no
-    sound (an on-demand description) is spoken by espeak-ng when installed, else printed as a line."""
+    """Plays the announcement's earcon panned by position ("edge_left": the edge sound, left): an expression's
+    label (whatever classes the model has) or a status sound; text with no sound (an on-demand description)
+    is spoken by espeak-ng when installed, else printed as a line."""
 
     def __init__(self, config: SpeechConfig | None = None, **kw):
         super().__init__(config, **kw)
         self._cache: dict[tuple[str, str | None], bytes] = {}
 
     def render(self, announcement: Announcement) -> bytes | None:
-        code, pos = announcement.earcon or "", announcement.position
-        name, pos = ("edge", pos or code[5:]) if code.startswith("edge_") else (code, pos)
-        if name in EARCONS:
+        name, pos = sound_of(announcement.earcon or "", announcement.position)
+        if name in STATUS_SOUNDS or (announcement.kind == "expression" and name):
             if (name, pos) not in self._cache:
                 self._cache[name, pos] = earcon_wav(name, pos, self.config)
             return self._cache[name, pos]

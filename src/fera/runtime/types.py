@@ -12,10 +12,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-# The order of the shipped models' outputs (sorted class-folder names); models carry their own in metadata.
-CLASS_NAMES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
-
-
 @dataclass(frozen=True)
 class Box:
     """An axis-aligned box in pixels: top-left corner (x, y), width w, height h."""
