@@ -10,7 +10,7 @@ from fera.errors import FeraError
 from fera.runtime.classify import square_crop
 from fera.runtime.pipeline import Assistant
 from fera.runtime.sources import open_source
-from fera.runtime.types import Box
+from fera.runtime.types import Box, Face
 
 SAMPLES = REPO / "src" / "fera" / "assets" / "samples"
 NAMES = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
@@ -66,7 +66,7 @@ class FakeDetector:
         self.boxes = boxes
 
     def detect(self, image):
-        return list(self.boxes)
+        return [Face(*b) for b in self.boxes]
 
 
 class FakeClassifier:

@@ -3,7 +3,6 @@ import itertools
 import json
 import math
 import re
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -305,7 +304,7 @@ def test_no_feeling_identity_age_gender_words():
 
 
 def track(tracker, boxes, t):
-    return {tf.track_id: tf for tf in tracker.update([Face(b) for b in boxes], now=t)}
+    return {tf.track_id: tf for tf in tracker.update([Face(b.x, b.y, b.w, b.h) for b in boxes], now=t)}
 
 
 def test_tracker_keeps_id_while_moving_and_new_id_for_new_face():
@@ -342,12 +341,16 @@ def test_tracker_drops_after_max_missed_frames_and_time():
     assert (list(track(tr, [], 0.4)), track(tr, [], 0.6)) == ([1], {})
 
 
-def test_tracker_accepts_detector_objects_and_tuples():
-    det = SimpleNamespace(x=100.0, y=100.0, w=90.0, h=90.0, score=0.9)  # like the detector's Detection
+def test_tracker_keeps_the_detectors_score_and_keypoints():
+    kps = ((120.0, 130.0), (160.0, 130.0), (140.0, 150.0), (140.0, 170.0), (105.0, 135.0), (175.0, 135.0))
+    det = Face(100.0, 100.0, 90.0, 90.0, score=0.9, keypoints=kps)  # what a detector returns
     tr = Tracker(clock=Clock())
     assert [f.track_id for f in tr.update([det])] == [1] and tr.update([])[0].missed == 1
-    assert [(f.track_id, f.missed, f.hits) for f in tr.update([(102, 101, 90, 90)])] == [(1, 0, 2)]
-    assert tr.update([det])[0].score == 0.9
+    out = tr.update([Face(102, 101, 90, 90, score=0.7)])
+    assert [(f.track_id, f.missed, f.hits, f.score, f.keypoints) for f in out] == [(1, 0, 2, 0.7, ())]
+    again = tr.update([det])[0]
+    assert (again.score, again.keypoints, again.box) == (0.9, kps, Box(100.0, 100.0, 90.0, 90.0))
+    assert type(again.box) is Box  # the track holds the box alone
 
 
 def test_box_and_frame_helpers():
@@ -422,9 +425,22 @@ def test_pipeline_flicker_silent_and_change_spoken():
     for i in range(12 * 30):
         clock.t = t = i / 30
         label = "sad" if 5.0 <= t < 5.2 or t >= 8.0 else "happy"  # a 200 ms flicker, then a lasting change
-        tracks = tracker.update([Box(260 + 20 * math.sin(t), 180, 120, 120)])
+        tracks = tracker.update([Face(260 + 20 * math.sin(t), 180, 120, 120)])
         for tf in tracks:
             tf.probs = 0.85 * onehot(label) + 0.15 / 7  # what a classifier would give
         said += [(d.text, d.time) for d in ann.update(FRAME, smoother.update(tracks)) if d.spoken]
     assert [s[0] for s in said] == ["ahead, appears happy", "ahead, appears sad"]
     assert said[0][1] == pytest.approx(0.7, abs=0.05) and 8.7 < said[1][1] < 9.3
+
+
+def test_box_iou_is_the_vectorised_iou_of_one_pair():
+    """Box.iou (the tracker's) and iou_xyxy (non-maximum suppression's) are one function."""
+    from fera.runtime.types import iou_xyxy
+
+    rng = np.random.default_rng(3)
+    boxes = [Box(*rng.uniform(-20, 100, 2), *rng.uniform(0, 60, 2)) for _ in range(60)] + [Box(5, 5, 0, 0)]
+    arr = np.array([b.xyxy for b in boxes])
+    for a in boxes:
+        assert [a.iou(b) for b in boxes] == pytest.approx(iou_xyxy(np.array(a.xyxy), arr).tolist(), abs=1e-12)
+        assert all(0.0 <= a.iou(b) <= 1.0 and a.iou(b) == pytest.approx(b.iou(a)) for b in boxes)
+    assert Box(0, 0, 10, 10).iou(Box(0, 0, 10, 10)) == 1.0 and Box(5, 5, 0, 0).iou(Box(5, 5, 0, 0)) == 0.0

@@ -16,7 +16,6 @@ import numpy as np
 
 from fera.runtime import wording
 from fera.runtime.announce import AnnounceConfig, Announcer
-from fera.runtime.geometry import plausible
 from fera.runtime.smooth import SmoothConfig, Smoother
 from fera.runtime.track import TrackConfig, Tracker
 from fera.runtime.types import Decision, Expression, Face, FrameInfo, TrackedFace
@@ -64,20 +63,14 @@ class Assistant:
     def _detect(self, image: np.ndarray, photo: bool = False) -> list[Face]:
         """Faces with a face's keypoints: photos get the tiled search (when on); a frame's one pass that finds
         none, or any photo, also gets the zoomed-out pass."""
-        from fera.runtime.detect import detect_padded, detect_tiled
+        from fera.runtime.detect import detect_padded, detect_tiled, keep_faces
 
         if photo and self.tiled_photos:
-            return [Face.of(d) for d in detect_tiled(self.detector, image)]
-        faces = self._faces(self.detector.detect(image))
+            return detect_tiled(self.detector, image)
+        faces = keep_faces(self.detector.detect(image))
         if self.zoom_out and (photo or not faces):
-            faces += [f for f in self._faces(detect_padded(self.detector, image))
-                      if all(f.box.iou(g.box) <= 0.3 for g in faces)]
+            faces += [f for f in keep_faces(detect_padded(self.detector, image)) if all(f.iou(g) <= 0.3 for g in faces)]
         return faces
-
-    @staticmethod
-    def _faces(dets) -> list[Face]:
-        faces = [Face.of(d) for d in dets]
-        return [f for f in faces if plausible(f.keypoints, f.box.w, f.box.h, f.box.x, f.box.y)]
 
     def _order(self, faces: list[TrackedFace]) -> list[TrackedFace]:
         """Left to right as the user has them (``mirror`` reverses the camera's order)."""
@@ -118,7 +111,7 @@ class Assistant:
         image = as_rgb(image)
         h, w = image.shape[:2]
         faces = self._detect(image, photo=True)
-        boxes = [f.box.clip(w, h) for f in faces]
+        boxes = [f.clip(w, h) for f in faces]
         probs = self.classifier(image, boxes)
         names = self.classifier.class_names
         tracked = []

@@ -1,7 +1,7 @@
 """Plain dataclasses passed between the runtime stages; numpy only.
 
 Coordinates are pixels of the frame, origin top-left, as the camera delivers it (not mirrored).
-A detector fills ``Face``; the tracker turns faces into ``TrackedFace``; the classifier sets
+A detector returns ``Face``s (a ``Box`` with the detector's score and keypoints); the tracker turns faces into ``TrackedFace``; the classifier sets
 ``TrackedFace.probs`` (calibrated class probabilities); the smoother sets ``TrackedFace.expression``;
 the announcer returns ``Decision`` objects, whose ``announcement`` is what the speech stage plays.
 """
@@ -11,6 +11,17 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
+
+def iou_xyxy(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one (x1, y1, x2, y2) box with each of ``boxes`` (N, 4), 0 (disjoint) to 1 (identical); boxes
+    with no area overlap nothing. ``Box.iou`` is this for one pair; non-maximum suppression uses it whole."""
+    ix = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
+    iy = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
+    inter = ix * iy
+    area = lambda b: np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)  # noqa: E731
+    union = area(box) + area(boxes) - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
 
 @dataclass(frozen=True)
 class Box:
@@ -49,14 +60,19 @@ class Box:
     def area(self) -> float:
         return max(0.0, self.w) * max(0.0, self.h)
 
+    @property
+    def xyxy(self) -> tuple[float, float, float, float]:
+        return self.x, self.y, self.right, self.bottom
+
     def iou(self, other: "Box") -> float:
-        """Intersection over union, 0 (disjoint) to 1 (identical)."""
+        """Intersection over union, 0 (disjoint) to 1 (identical) (``iou_xyxy`` for one pair)."""
+        return float(iou_xyxy(np.array(self.xyxy, dtype=np.float64), np.array([other.xyxy], dtype=np.float64))[0])
+
+    def inside(self, other: "Box") -> float:
+        """The share of this box that lies inside ``other``."""
         iw = min(self.right, other.right) - max(self.x, other.x)
         ih = min(self.bottom, other.bottom) - max(self.y, other.y)
-        if iw <= 0 or ih <= 0:
-            return 0.0
-        inter = iw * ih
-        return inter / (self.area + other.area - inter)
+        return max(iw, 0.0) * max(ih, 0.0) / max(self.w * self.h, 1e-9)
 
     def centre_distance(self, other: "Box") -> float:
         """Distance between the two centres, in pixels."""
@@ -69,33 +85,24 @@ class Box:
         return Box(x1, y1, x2 - x1, y2 - y1)
 
     def to_dict(self) -> dict:
-        return {k: round(float(v), 1) for k, v in asdict(self).items()}
+        return {k: round(float(getattr(self, k)), 1) for k in ("x", "y", "w", "h")}
 
 
 Keypoints = tuple  # the detector's six (x, y) points in pixels (see fera.runtime.geometry), or () for none
 
 
-@dataclass
-class Face:
-    """One detection in one frame."""
+@dataclass(frozen=True)
+class Face(Box):
+    """One detection in one frame: its box (pixels of the frame; may reach slightly outside it for a face cut
+    by its edge), the detector's confidence and keypoints."""
 
-    box: Box
     score: float = 1.0  # detector confidence, 0..1
     keypoints: Keypoints = ()
 
-    @classmethod
-    def of(cls, obj) -> "Face":
-        """A ``Face`` from a Face, a Box, an (x, y, w, h) tuple, or any object with x, y, w, h (and score,
-        keypoints)."""
-        if isinstance(obj, Face):
-            return obj
-        if isinstance(obj, Box):
-            return cls(obj)
-        if isinstance(obj, (tuple, list)):
-            return cls(Box(*(float(v) for v in obj[:4])))
-        kps = tuple((float(u), float(v)) for u, v in (getattr(obj, "keypoints", None) or ()))
-        return cls(Box(float(obj.x), float(obj.y), float(obj.w), float(obj.h)), float(getattr(obj, "score", 1.0)),
-                   kps)
+    @property
+    def box(self) -> Box:
+        """The box alone."""
+        return Box(self.x, self.y, self.w, self.h)
 
 
 @dataclass
