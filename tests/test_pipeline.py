@@ -141,3 +141,30 @@ def test_a_model_with_other_classes_gets_an_earcon_for_each():
     assert calm == earcon_wav("calm") and pain == earcon_wav("pain")  # the same sound every time
     others = {earcon_wav(n) for n in NAMES + list(STATUS_SOUNDS)}
     assert calm != pain and calm not in others and pain not in others
+
+
+def test_set_verbosity_changes_the_words_and_refuses_other_values():
+    frame = np.full((480, 640, 3), 120, np.uint8)
+    a = Assistant(FakeDetector([(280, 180, 80, 100)]), FakeClassifier("happy"))
+    assert a.verbosity == 2 and a.set_verbosity(1) == 1 and a.verbosity == 1
+    said = [d.text for i in range(12) for d in a.step(frame, i / 10).decisions if d.spoken]
+    assert said == ["Ahead: happy"]
+    for wrong in (4, -1, True, "2", None, 1.0):
+        with pytest.raises(ValueError, match=r"verbosity must be 0, 1, 2 or 3 \(got "):
+            a.set_verbosity(wrong)
+    assert a.verbosity == 1
+    a.set_verbosity(3)
+    assert a.describe_now().text.startswith("1 face: ahead, talking distance, appears happy, 90%")
+
+
+def test_reset_forgets_every_track_and_expression():
+    frame = np.full((480, 640, 3), 120, np.uint8)
+    a = Assistant(FakeDetector([(280, 180, 80, 100)]), FakeClassifier("happy"))
+    first = [a.step(frame, i / 10) for i in range(12)]
+    assert [t.track_id for t in first[-1].faces] == [1] and first[-1].faces[0].expression.label == "happy"
+    a.reset()
+    assert a.tracker.update([], now=1.2) == [] and a.smoother.update([], now=1.2) == []
+    again = a.step(frame, 1.3)
+    assert again.faces == []  # a new track, tentative again: not a person until confirmed
+    later = [a.step(frame, 1.3 + i / 10) for i in range(1, 4)]
+    assert [t.track_id for t in later[-1].faces] == [2] and later[-1].faces[0].expression.since >= 1.3

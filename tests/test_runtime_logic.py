@@ -444,3 +444,17 @@ def test_box_iou_is_the_vectorised_iou_of_one_pair():
         assert [a.iou(b) for b in boxes] == pytest.approx(iou_xyxy(np.array(a.xyxy), arr).tolist(), abs=1e-12)
         assert all(0.0 <= a.iou(b) <= 1.0 and a.iou(b) == pytest.approx(b.iou(a)) for b in boxes)
     assert Box(0, 0, 10, 10).iou(Box(0, 0, 10, 10)) == 1.0 and Box(5, 5, 0, 0).iou(Box(5, 5, 0, 0)) == 0.0
+
+
+def test_decisions_and_announcements_are_built_by_keyword():
+    from fera.runtime.types import Announcement, Decision
+
+    with pytest.raises(TypeError):
+        Decision(False, "", "", None, 0.0, "status")  # noqa  (positional: which string was the reason?)
+    with pytest.raises(TypeError):
+        Announcement("text", None, "photo", "describe")  # noqa
+    d = Decision(spoken=True, text="no face", reason="spoken: status no_face", track_id=None, time=1.0,
+                 kind="status", code="spoken", label="no_face", earcon="no_face")
+    assert d.announcement == Announcement(text="no face", track_id=None, reason="spoken: status no_face",
+                                          kind="status", earcon="no_face")
+    assert "line" not in d.to_dict() and d.to_dict()["text"] == "no face"

@@ -107,9 +107,8 @@ def run_stream(assistant, source, out: Output, speaker=None, keys=None, save_dir
                 muted = not muted
                 out.line("muted" if muted else "sound on", clock_stamp(fr.timestamp, source.live))
             if cmd == "v":
-                c = assistant.announcer.config
-                c.verbosity = (c.verbosity + 1) % 4
-                out.line(f"verbosity {c.verbosity}", clock_stamp(fr.timestamp, source.live))
+                v = assistant.set_verbosity((assistant.verbosity + 1) % 4)
+                out.line(f"verbosity {v}", clock_stamp(fr.timestamp, source.live))
             if paused:
                 continue
             r = assistant.step(fr.image, fr.timestamp)

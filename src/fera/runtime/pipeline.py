@@ -60,6 +60,24 @@ class Assistant:
         return cls(BlazeFaceDetector(d.model, min_score=d.min_score), Classifier(classify), announce, smooth,
                    track, clock, d.tiled_photos)
 
+    @property
+    def verbosity(self) -> int:
+        """0 earcons only, 1 terse, 2 default, 3 adds distance, confidence and facing."""
+        return self.announcer.config.verbosity
+
+    def set_verbosity(self, verbosity: int) -> int:
+        """Say the next announcements at ``verbosity`` (0-3; anything else: ValueError, nothing changes)."""
+        if type(verbosity) is not int or not 0 <= verbosity <= 3:
+            raise ValueError(f"verbosity must be 0, 1, 2 or 3 (got {str(verbosity)[:20]})")
+        self.announcer.config.verbosity = verbosity
+        return verbosity
+
+    def reset(self) -> None:
+        """Start afresh: every track and every smoothed expression is forgotten, so the faces in view are
+        found, confirmed and said again as new people."""
+        self.tracker.reset()
+        self.smoother.reset()
+
     def _detect(self, image: np.ndarray, photo: bool = False) -> list[Face]:
         """Faces with a face's keypoints: photos get the tiled search (when on); a frame's one pass that finds
         none, or any photo, also gets the zoomed-out pass."""

@@ -284,14 +284,12 @@ def handle_message(assistant, msg: dict, cfg: ServeConfig) -> list[dict]:
     if kind == "describe":
         return [announce(assistant.describe_now())]
     if kind == "verbosity":
-        value = cmd.get("value")
-        if type(value) is not int or not 0 <= value <= 3:
-            return [{"type": "error", "message": f"verbosity must be 0, 1, 2 or 3 (got {str(value)[:20]})"}]
-        assistant.announcer.config.verbosity = value
-        return [{"type": "verbosity", "value": value}]
+        try:
+            return [{"type": "verbosity", "value": assistant.set_verbosity(cmd.get("value"))}]
+        except ValueError as e:
+            return [{"type": "error", "message": str(e)}]
     if kind == "reset":
-        assistant.tracker.reset()
-        assistant.smoother.reset()
+        assistant.reset()
         return [{"type": "reset"}]
     return [{"type": "error", "message": f"unknown command {str(kind)[:40]!r}"}]
 
