@@ -16,7 +16,7 @@ from PIL import Image
 from fera.errors import FeraError
 from fera.runtime import detect
 from fera.runtime.detect import KEYPOINT_NAMES, BlazeFaceDetector, Detector, ssd_anchors, weighted_nms
-from fera.runtime.types import Box, Face, iou_xyxy
+from fera.runtime.types import Box, Face
 
 SAMPLES = Path(detect.__file__).resolve().parent.parent / "assets" / "samples"
 # Hand-labelled faces, (x0, y0, x1, y1) in pixels of the photo.

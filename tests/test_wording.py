@@ -16,18 +16,19 @@ def fw(position="left", label="happy", level="appears", confidence=0.82, facing=
 
 def test_position_place_row_distance_from_plain_numbers():
     box = lambda cx, h=100: Box(cx - h / 2, 240 - h / 2, h, h)  # noqa: E731
-    assert [wording.position(box(cx), 640) for cx in (100, 320, 600)] == ["left", "ahead", "right"]
-    assert [wording.position(box(cx), 640, mirror=True) for cx in (100, 320, 600)] == ["right", "ahead", "left"]
+    assert [wording.position(box(cx), 640, 0.35) for cx in (100, 320, 600)] == ["left", "ahead", "right"]
+    assert [wording.position(box(cx), 640, 0.35, mirror=True) for cx in (100, 320, 600)] == ["right", "ahead", "left"]
     assert wording.position(box(200), 640, side=0.25) == "ahead"
     assert [wording.place(box(cx), 640) for cx in (10, 200, 320, 450, 630)] == list(wording.PLACES)
     assert wording.place(box(10), 640, mirror=True) == "far right"
     assert [wording.row(Box(0, y, 10, 10), 480) for y in (0, 200, 400)] == ["top", "middle", "bottom"]
-    assert [wording.distance(box(320, h), 480) for h in (240, 120, 40)] == ["close", "talking distance", "far"]
-    assert wording.position(box(0), 0) == "left"  # a zero width never divides by zero
+    assert [wording.distance(box(320, h), 480, 0.4, 0.15) for h in (240, 120, 40)] == [
+        "close", "talking distance", "far"]
+    assert wording.position(box(0), 0, 0.35) == "left"  # a zero width never divides by zero
 
 
 def test_levels_adjectives_and_status_words():
-    assert [wording.level(c) for c in (None, 0.2, 0.4, 0.59, 0.6, 1.0)] == [
+    assert [wording.level(c, 0.6, 0.4) for c in (None, 0.2, 0.4, 0.59, 0.6, 1.0)] == [
         "unsure", "unsure", "maybe", "maybe", "appears", "appears"]
     assert wording.level(0.5, appears_min=0.5, maybe_min=0.3) == "appears"
     assert [wording.adjective(k) for k in ("surprise", "fear", "disgust", "happy", "pain")] == [

@@ -14,6 +14,9 @@ from typing import NamedTuple, Sequence
 
 from fera.runtime.geometry import facing_words
 
+# The thresholds (``side``, ``close_min``, ``appears_min`` ...) are the caller's: the announcer passes its
+# ``AnnounceConfig``, which holds their defaults.
+
 ADJECTIVES = {"surprise": "surprised", "fear": "afraid", "disgust": "disgusted"}  # the others are adjectives
 STATUS_TEXT = {
     "too_dark": "too dark",
@@ -28,7 +31,7 @@ PLACES = ("far left", "left", "ahead", "right", "far right")
 
 # ---- one measure each ---------------------------------------------------------------------------------
 
-def position(box, width: float, side: float = 0.35, mirror: bool = False) -> str:
+def position(box, width: float, side: float, mirror: bool = False) -> str:
     """"left", "ahead" or "right": the face centre in the left ``side`` of the width, the middle, the right."""
     r = box.cx / max(width, 1)
     where = "left" if r < side else "right" if r > 1 - side else "ahead"
@@ -47,13 +50,13 @@ def row(box, height: float) -> str:
     return "top" if box.cy < height / 3 else "bottom" if box.cy > 2 * height / 3 else "middle"
 
 
-def distance(box, height: float, close_min: float = 0.4, talking_min: float = 0.15) -> str:
+def distance(box, height: float, close_min: float, talking_min: float) -> str:
     """"close", "talking distance" or "far" from the face height relative to the frame height."""
     r = box.h / max(height, 1)
     return "close" if r >= close_min else "talking distance" if r >= talking_min else "far"
 
 
-def level(confidence: float | None, appears_min: float = 0.6, maybe_min: float = 0.4) -> str:
+def level(confidence: float | None, appears_min: float, maybe_min: float) -> str:
     """"appears", "maybe" or "unsure" from a calibrated confidence (None: unsure)."""
     if confidence is None or confidence < maybe_min:
         return "unsure"
