@@ -95,3 +95,17 @@ def test_lines_never_come_from_parsing_the_text(text):
     a = Announcement(text=text, track_id=1, reason="r", kind="expression", earcon="happy", position="left",
                      line="the line")
     assert words(a) == "the line"
+
+
+def test_fera_explain_says_positions_as_the_assistant_does():
+    import numpy as np
+
+    from fera.training.explain import position
+
+    image = np.zeros((480, 640, 3), np.uint8)
+    ann = Announcer(AnnounceConfig())
+    for cx in (50, 223, 224, 320, 417, 418, 600):
+        box = Box(cx - 40, 200, 80, 80)
+        face = TrackedFace(1, box)
+        assert position(box, image) == ann.words(face, FrameInfo(640, 480)).position, cx
+    assert position(None, image) is None
