@@ -208,6 +208,21 @@ def test_live_camera_announces_and_reports_round_trip(pw, server, tmp_path):
         b.close()
 
 
+def test_the_page_plays_the_runtimes_earcons(browser, server):
+    """A sound-only announcement (verbosity 0) plays the very WAV the runtime renders, panned the same way."""
+    from fera.runtime.earcons import earcon_wav
+
+    page = browser.new_page()
+    page.goto(server)
+    page.evaluate("announce('', 'happy', 'left'); announce('', 'edge_right', null)")
+    got = wait_until(page, "window.fera.earcons.length === 2 && window.fera.earcons")
+    assert {e["url"]: bytes(e["bytes"]) for e in got} == {
+        "/earcons/happy.wav?position=left": earcon_wav("happy", "left"),
+        "/earcons/edge.wav?position=right": earcon_wav("edge", "right")}
+    assert page.evaluate("window.fera.announcements") == ["happy", "edge_right"]
+    assert not any("not played" in li for li in page.eval_on_selector_all("#log li", "els => els.map(e => e.textContent)"))
+
+
 def test_camera_error_is_an_alert(pw, server):
     b = launch(pw)  # no fake camera: there is none
     try:

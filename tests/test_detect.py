@@ -15,7 +15,8 @@ from PIL import Image
 
 from fera.errors import FeraError
 from fera.runtime import detect
-from fera.runtime.detect import KEYPOINT_NAMES, BlazeFaceDetector, Detection, Detector, ssd_anchors, weighted_nms
+from fera.runtime.detect import KEYPOINT_NAMES, BlazeFaceDetector, Detector, ssd_anchors, weighted_nms
+from fera.runtime.types import Box, Face
 
 SAMPLES = Path(detect.__file__).resolve().parent.parent / "assets" / "samples"
 # Hand-labelled faces, (x0, y0, x1, y1) in pixels of the photo.
@@ -34,7 +35,7 @@ def photos():
     return {name: Image.open(SAMPLES / name).convert("RGB") for name in FACE}
 
 
-def xyxy(d: Detection):
+def xyxy(d: Face):
     return (d.x, d.y, d.x + d.w, d.y + d.h)
 
 
@@ -51,7 +52,7 @@ def moved(box, scale=1.0, dx=0.0, dy=0.0):
     return tuple(v * scale + (dx if i % 2 == 0 else dy) for i, v in enumerate(box))
 
 
-def assert_face(d: Detection, ref, min_iou=0.5):
+def assert_face(d: Face, ref, min_iou=0.5):
     assert iou(xyxy(d), ref) >= min_iou, f"box {xyxy(d)} is not the face {ref}"
     assert 0.0 <= d.score <= 1.0
     assert len(d.keypoints) == len(KEYPOINT_NAMES) == 6
@@ -61,7 +62,7 @@ def assert_face(d: Detection, ref, min_iou=0.5):
         assert d.x - m <= x <= d.x + d.w + m and d.y - m <= y <= d.y + d.h + m
 
 
-def run(det, image) -> list[Detection]:
+def run(det, image) -> list[Face]:
     return det.detect(np.asarray(image))
 
 
@@ -86,7 +87,7 @@ def test_astronaut_box_is_where_a_person_sees_the_face(detectors, photos):
     d = run(detectors["short"], photos["astronaut.png"])[0]
     assert 165 <= d.x <= 190 and 65 <= d.y <= 95
     assert 80 <= d.w <= 120 and 80 <= d.h <= 120
-    assert 200 <= d.center[0] <= 245 and 105 <= d.center[1] <= 145
+    assert 200 <= d.centre[0] <= 245 and 105 <= d.centre[1] <= 145
 
 
 # ------------------------------------------------------------------ nothing there
@@ -126,7 +127,7 @@ def test_rotated_face(detectors, photos, model, name, angle):
     assert len(found) == 1
     d = found[0]
     size = x1 - x0
-    assert math.dist(d.center, (cx, cy)) < 0.25 * size
+    assert math.dist(d.centre, (cx, cy)) < 0.25 * size
     assert 0.7 * size <= d.w <= 1.5 * size
 
 
@@ -216,8 +217,9 @@ def test_interface(detectors):
     assert det.model == "short" and det.min_score == 0.5 and det.nms_iou == 0.3
     assert det._session is None  # nothing loaded until the first frame
     assert BlazeFaceDetector("full").input_size == 192 and det.input_size == 128
-    d = Detection(1.0, 2.0, 3.0, 4.0, 0.9, [(0.0, 0.0)] * 6)
-    assert d.box == (1.0, 2.0, 3.0, 4.0) and d.center == (2.5, 4.0)
+    d = Face(1.0, 2.0, 3.0, 4.0, score=0.9, keypoints=((0.0, 0.0),) * 6)
+    assert d.box == Box(1.0, 2.0, 3.0, 4.0) and d.centre == (2.5, 4.0) and d.xyxy == (1.0, 2.0, 4.0, 6.0)
+    assert isinstance(d, Box) and d.box.iou(d) == 1.0
 
 
 def test_models_ship_and_match_their_anchors(detectors):

@@ -10,7 +10,7 @@ from fera.errors import FeraError
 from fera.runtime.classify import square_crop
 from fera.runtime.pipeline import Assistant
 from fera.runtime.sources import open_source
-from fera.runtime.types import Box
+from fera.runtime.types import Box, Face
 
 SAMPLES = REPO / "src" / "fera" / "assets" / "samples"
 NAMES = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
@@ -66,7 +66,7 @@ class FakeDetector:
         self.boxes = boxes
 
     def detect(self, image):
-        return list(self.boxes)
+        return [Face(*b) for b in self.boxes]
 
 
 class FakeClassifier:
@@ -105,3 +105,66 @@ def test_photo_describes_every_face_left_to_right():
     rec = a.face_record(frame, faces[0])  # faces come left to right
     assert rec["position"] == "left" and rec["expression"] == "neutral" and rec["confidence"] == 0.5
     assert set(rec["probabilities"]) == set(NAMES)
+
+
+class TwoClassClassifier:
+    """A model with classes of its own (no designed earcon for either)."""
+
+    class_names = ["calm", "pain"]
+
+    def __init__(self):
+        self.label = "calm"
+
+    def __call__(self, image, boxes):
+        return np.tile(np.array([0.95, 0.05] if self.label == "calm" else [0.05, 0.95], np.float32), (len(boxes), 1))
+
+
+def test_a_model_with_other_classes_gets_an_earcon_for_each():
+    from fera.runtime.announce import AnnounceConfig
+    from fera.runtime.earcons import STATUS_SOUNDS, earcon_wav
+    from fera.runtime.speak import EarconSpeaker
+
+    played = []
+    speaker = EarconSpeaker(player=lambda wav, a: played.append((a.earcon, wav)), threaded=False,
+                            clock=lambda: 0.0)
+    clf = TwoClassClassifier()
+    a = Assistant(FakeDetector([(280, 180, 80, 100)]), clf, AnnounceConfig(verbosity=0))
+    frame = np.full((480, 640, 3), 120, np.uint8)
+    for i in range(80):
+        clf.label = "calm" if i < 30 else "pain"
+        for d in a.step(frame, i / 10).decisions:
+            if d.spoken:
+                speaker.say(d.announcement, 0.0)
+                speaker.step()
+    assert [e for e, _ in played] == ["calm", "pain"]
+    calm, pain = (w for _, w in played)
+    assert calm == earcon_wav("calm") and pain == earcon_wav("pain")  # the same sound every time
+    others = {earcon_wav(n) for n in NAMES + list(STATUS_SOUNDS)}
+    assert calm != pain and calm not in others and pain not in others
+
+
+def test_set_verbosity_changes_the_words_and_refuses_other_values():
+    frame = np.full((480, 640, 3), 120, np.uint8)
+    a = Assistant(FakeDetector([(280, 180, 80, 100)]), FakeClassifier("happy"))
+    assert a.verbosity == 2 and a.set_verbosity(1) == 1 and a.verbosity == 1
+    said = [d.text for i in range(12) for d in a.step(frame, i / 10).decisions if d.spoken]
+    assert said == ["Ahead: happy"]
+    for wrong in (4, -1, True, "2", None, 1.0):
+        with pytest.raises(ValueError, match=r"verbosity must be 0, 1, 2 or 3 \(got "):
+            a.set_verbosity(wrong)
+    assert a.verbosity == 1
+    a.set_verbosity(3)
+    assert a.describe_now().text.startswith("1 face: ahead, talking distance, appears happy, 90%")
+
+
+def test_reset_forgets_every_track_and_expression():
+    frame = np.full((480, 640, 3), 120, np.uint8)
+    a = Assistant(FakeDetector([(280, 180, 80, 100)]), FakeClassifier("happy"))
+    first = [a.step(frame, i / 10) for i in range(12)]
+    assert [t.track_id for t in first[-1].faces] == [1] and first[-1].faces[0].expression.label == "happy"
+    a.reset()
+    assert a.tracker.update([], now=1.2) == [] and a.smoother.update([], now=1.2) == []
+    again = a.step(frame, 1.3)
+    assert again.faces == []  # a new track, tentative again: not a person until confirmed
+    later = [a.step(frame, 1.3 + i / 10) for i in range(1, 4)]
+    assert [t.track_id for t in later[-1].faces] == [2] and later[-1].faces[0].expression.since >= 1.3

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from fera.runtime.pipeline import Assistant
-from fera.runtime.types import CLASS_NAMES, Box
+from fera.runtime.types import Box, Face
+
+CLASS_NAMES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")  # the fake classifier's classes
 
 FPS = 15
 FRAME = np.full((480, 640, 3), 120, np.uint8)
@@ -27,7 +29,7 @@ class Script:
         self.class_names = list(CLASS_NAMES)
 
     def detect(self, image):
-        return [b for b, _ in self.now]
+        return [Face(b.x, b.y, b.w, b.h) for b, _ in self.now]
 
     def __call__(self, image, boxes):  # the classifier: the label of the scripted face nearest each box
         return np.stack([probs(min(self.now, key=lambda f: f[0].centre_distance(b))[1]) for b in boxes]) \

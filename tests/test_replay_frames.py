@@ -13,7 +13,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from fera.runtime.detect import BlazeFaceDetector
 from fera.runtime.pipeline import Assistant
-from fera.runtime.types import CLASS_NAMES
+
+CLASS_NAMES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")  # the fake classifier's classes
 
 SAMPLES = REPO / "src" / "fera" / "assets" / "samples"
 FACES = {"astronaut.png": (180, 60, 290, 200), "grace_hopper.jpg": (160, 80, 370, 380)}  # by eye, x0 y0 x1 y1

@@ -3,7 +3,6 @@ import itertools
 import json
 import math
 import re
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -11,8 +10,9 @@ import pytest
 from fera.runtime.announce import AnnounceConfig, Announcer
 from fera.runtime.smooth import SmoothConfig, Smoother
 from fera.runtime.track import TrackConfig, Tracker
-from fera.runtime.types import CLASS_NAMES, Box, Expression, Face, FrameInfo, TrackedFace
+from fera.runtime.types import Box, Expression, Face, FrameInfo, TrackedFace
 
+CLASS_NAMES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")  # a FER-2013 model's classes
 W, H = 640, 480
 FRAME = FrameInfo(W, H, brightness=120.0)
 DARK = FrameInfo(W, H, brightness=10.0)
@@ -153,8 +153,8 @@ def test_below_threshold_silent_unprompted_not_sure_on_demand():
 def test_position_distance_and_mirror():
     ann, mir = Announcer(AnnounceConfig()), Announcer(AnnounceConfig(mirror=True))
     for cx, plain, mirrored in [(80, "left", "right"), (320, "ahead", "ahead"), (580, "right", "left")]:
-        assert (ann.position(face(1, cx=cx).box, FRAME), mir.position(face(1, cx=cx).box, FRAME)) == (plain, mirrored)
-    assert [ann.distance(face(1, h=h).box, FRAME) for h in (240, 120, 40)] == ["close", "talking distance", "far"]
+        assert (ann.words(face(1, cx=cx), FRAME).position, mir.words(face(1, cx=cx), FRAME).position) == (plain, mirrored)
+    assert [ann.words(face(1, h=h), FRAME).distance for h in (240, 120, 40)] == ["close", "talking distance", "far"]
     ann, clock = make(mirror=True, verbosity=3)
     ds = run(ann, clock, 1.0, lambda t: [face(1, cx=140, h=200)])
     assert spoken(ds, False) == ["right, close, appears happy, 82%"]
@@ -304,7 +304,7 @@ def test_no_feeling_identity_age_gender_words():
 
 
 def track(tracker, boxes, t):
-    return {tf.track_id: tf for tf in tracker.update([Face(b) for b in boxes], now=t)}
+    return {tf.track_id: tf for tf in tracker.update([Face(b.x, b.y, b.w, b.h) for b in boxes], now=t)}
 
 
 def test_tracker_keeps_id_while_moving_and_new_id_for_new_face():
@@ -341,12 +341,16 @@ def test_tracker_drops_after_max_missed_frames_and_time():
     assert (list(track(tr, [], 0.4)), track(tr, [], 0.6)) == ([1], {})
 
 
-def test_tracker_accepts_detector_objects_and_tuples():
-    det = SimpleNamespace(x=100.0, y=100.0, w=90.0, h=90.0, score=0.9)  # like the detector's Detection
+def test_tracker_keeps_the_detectors_score_and_keypoints():
+    kps = ((120.0, 130.0), (160.0, 130.0), (140.0, 150.0), (140.0, 170.0), (105.0, 135.0), (175.0, 135.0))
+    det = Face(100.0, 100.0, 90.0, 90.0, score=0.9, keypoints=kps)  # what a detector returns
     tr = Tracker(clock=Clock())
     assert [f.track_id for f in tr.update([det])] == [1] and tr.update([])[0].missed == 1
-    assert [(f.track_id, f.missed, f.hits) for f in tr.update([(102, 101, 90, 90)])] == [(1, 0, 2)]
-    assert tr.update([det])[0].score == 0.9
+    out = tr.update([Face(102, 101, 90, 90, score=0.7)])
+    assert [(f.track_id, f.missed, f.hits, f.score, f.keypoints) for f in out] == [(1, 0, 2, 0.7, ())]
+    again = tr.update([det])[0]
+    assert (again.score, again.keypoints, again.box) == (0.9, kps, Box(100.0, 100.0, 90.0, 90.0))
+    assert type(again.box) is Box  # the track holds the box alone
 
 
 def test_box_and_frame_helpers():
@@ -370,7 +374,7 @@ def smooth_run(sm, fps, seconds, probs, t0=0.0):
 
 @pytest.mark.parametrize("fps", [10, 20, 30, 60])
 def test_smoother_time_constant_is_frame_rate_independent(fps):
-    sm = Smoother(config=SmoothConfig(tau_s=0.3, switch_margin=0.0))
+    sm = Smoother(CLASS_NAMES, config=SmoothConfig(tau_s=0.3, switch_margin=0.0))
     sm.update([TrackedFace(1, Box(0, 0, 10, 10), probs=onehot("neutral"))], now=0.0)
     e = smooth_run(sm, fps, 0.3, onehot("happy"))  # after one time constant: 63% of the way
     assert e.probs[CLASS_NAMES.index("happy")] == pytest.approx(1 - math.exp(-1), abs=1e-9)
@@ -380,7 +384,7 @@ def test_smoother_time_constant_is_frame_rate_independent(fps):
 
 
 def test_smoother_hysteresis_margin():
-    sm = Smoother(config=SmoothConfig(tau_s=0.0, switch_margin=0.1))
+    sm = Smoother(CLASS_NAMES, config=SmoothConfig(tau_s=0.0, switch_margin=0.1))
 
     def step(t, happy, sad):
         q = happy * onehot("happy") + sad * onehot("sad") + (1 - happy - sad) * onehot("neutral")
@@ -394,7 +398,7 @@ def test_smoother_hysteresis_margin():
 
 
 def test_smoother_short_flicker_does_not_change_label():
-    sm = Smoother()  # defaults: tau 0.3 s, margin 0.1
+    sm = Smoother(CLASS_NAMES)  # defaults: tau 0.3 s, margin 0.1
     smooth_run(sm, 30, 2.0, onehot("happy"))
     assert smooth_run(sm, 30, 0.1, onehot("sad"), t0=2.0).label == "happy"  # 100 ms of another class
     assert smooth_run(sm, 30, 1.0, onehot("sad"), t0=2.1).confidence > 0.9  # a lasting change wins
@@ -416,14 +420,41 @@ def test_smoother_unclassified_frames_and_forgetting():
 
 def test_pipeline_flicker_silent_and_change_spoken():
     clock = Clock()
-    tracker, smoother, ann = Tracker(clock=clock), Smoother(clock=clock), Announcer(AnnounceConfig(), clock)
+    tracker, smoother, ann = Tracker(clock=clock), Smoother(CLASS_NAMES, clock=clock), Announcer(AnnounceConfig(), clock)
     said = []
     for i in range(12 * 30):
         clock.t = t = i / 30
         label = "sad" if 5.0 <= t < 5.2 or t >= 8.0 else "happy"  # a 200 ms flicker, then a lasting change
-        tracks = tracker.update([Box(260 + 20 * math.sin(t), 180, 120, 120)])
+        tracks = tracker.update([Face(260 + 20 * math.sin(t), 180, 120, 120)])
         for tf in tracks:
             tf.probs = 0.85 * onehot(label) + 0.15 / 7  # what a classifier would give
         said += [(d.text, d.time) for d in ann.update(FRAME, smoother.update(tracks)) if d.spoken]
     assert [s[0] for s in said] == ["ahead, appears happy", "ahead, appears sad"]
     assert said[0][1] == pytest.approx(0.7, abs=0.05) and 8.7 < said[1][1] < 9.3
+
+
+def test_box_iou_is_the_vectorised_iou_of_one_pair():
+    """Box.iou (the tracker's) and iou_xyxy (non-maximum suppression's) are one function."""
+    from fera.runtime.types import iou_xyxy
+
+    rng = np.random.default_rng(3)
+    boxes = [Box(*rng.uniform(-20, 100, 2), *rng.uniform(0, 60, 2)) for _ in range(60)] + [Box(5, 5, 0, 0)]
+    arr = np.array([b.xyxy for b in boxes])
+    for a in boxes:
+        assert [a.iou(b) for b in boxes] == pytest.approx(iou_xyxy(np.array(a.xyxy), arr).tolist(), abs=1e-12)
+        assert all(0.0 <= a.iou(b) <= 1.0 and a.iou(b) == pytest.approx(b.iou(a)) for b in boxes)
+    assert Box(0, 0, 10, 10).iou(Box(0, 0, 10, 10)) == 1.0 and Box(5, 5, 0, 0).iou(Box(5, 5, 0, 0)) == 0.0
+
+
+def test_decisions_and_announcements_are_built_by_keyword():
+    from fera.runtime.types import Announcement, Decision
+
+    with pytest.raises(TypeError):
+        Decision(False, "", "", None, 0.0, "status")  # noqa  (positional: which string was the reason?)
+    with pytest.raises(TypeError):
+        Announcement("text", None, "photo", "describe")  # noqa
+    d = Decision(spoken=True, text="no face", reason="spoken: status no_face", track_id=None, time=1.0,
+                 kind="status", code="spoken", label="no_face", earcon="no_face")
+    assert d.announcement == Announcement(text="no face", track_id=None, reason="spoken: status no_face",
+                                          kind="status", earcon="no_face")
+    assert "line" not in d.to_dict() and d.to_dict()["text"] == "no face"

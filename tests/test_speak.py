@@ -12,16 +12,24 @@ import pytest
 
 from fera.errors import FeraError
 from fera.runtime import speak
-from fera.runtime.speak import (EARCONS, EarconSpeaker, SpeechConfig, TextSpeaker, TtsSpeaker, earcon_wav,
+from fera.runtime.speak import (EarconSpeaker, SpeechConfig, TextSpeaker, TtsSpeaker, earcon_wav,
                                 make_speaker, pan_gains, render_speech, write_earcons)
-from fera.runtime.types import CLASS_NAMES, Announcement
+from fera.runtime.earcons import earcon_names
+from fera.runtime.types import Announcement
+
+CLASS_NAMES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")  # a FER-2013 model's classes
+EARCONS = earcon_names(CLASS_NAMES)
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
                                   reason="espeak-ng is not installed (apt-get install espeak-ng)")
 
 
-def ann(text="left, appears happy", earcon="happy", position="left", kind="expression"):
-    return Announcement(text, 1, "spoken: test", kind, earcon, position)
+def ann(text="left, appears happy", earcon="happy", position="left", kind="expression",
+        line="left: appears happy"):
+    """An announcement as the announcer makes it: the text line is given by ``line`` (the announcer's
+    ``fera.runtime.wording.line``), never derived from the text."""
+    return Announcement(text=text, track_id=1, reason="spoken: test", kind=kind, earcon=earcon, position=position,
+                        line=line)
 
 
 def read_wav(data: bytes):
@@ -80,7 +88,8 @@ def test_tts_without_device_writes_wav_files_atomically(tmp_path, no_audio):
     files = sorted((tmp_path / "audio").iterdir())
     assert [f.name for f in files if f.name.startswith(".")] == []  # no temporary file left behind
     assert len(files) == 1 and re.fullmatch(r"00001-\d{8}-\d{6}-happy\.wav", files[0].name)
-    s.say(Announcement("1 face: ahead appears happy", None, "photo", "describe", "describe", name="/x/Grace Hopper.jpg"))
+    s.say(Announcement(text="1 face: ahead appears happy", track_id=None, reason="photo", kind="describe",
+                       earcon="describe", name="/x/Grace Hopper.jpg"))
     assert s.step() and re.fullmatch(r"00002-\d{8}-\d{6}-Grace_Hopper-describe\.wav",
                                      sorted(p.name for p in (tmp_path / "audio").iterdir())[-1])
     rate, _, x = read_wav(files[0].read_bytes())
@@ -186,11 +195,11 @@ def test_falls_back_to_text_with_one_notice(no_audio):
     logs, out = [], io.StringIO()
     s = EarconSpeaker(log=logs.append, stream=out)
     for e in ("happy", "sad", "fear"):
-        s.say(ann(text="", earcon=e))
+        s.say(ann(text="", earcon=e, line=""))
     s.close()
     assert len(logs) == 1 and "text" in logs[0]
     assert s.text_mode and [line.split(" ", 1)[1] for line in out.getvalue().splitlines()] == [
-        "left: happy", "left: sad", "left: fear"]
+        "left: happy", "left: sad", "left: afraid"]  # the face's word, as every verbosity says it
 
 
 def test_broken_player_falls_back_to_text_once():
@@ -202,11 +211,11 @@ def test_broken_player_falls_back_to_text_once():
     s = EarconSpeaker(player=broken, log=logs.append, stream=out, threaded=False)
     s.say(ann())
     s.step()
-    s.say(ann(earcon="sad", text="left, appears sad"))
-    s.say(ann(earcon="fear", text="left, maybe fear"))
+    s.say(ann(earcon="sad", text="left, appears sad", line="left: appears sad"))
+    s.say(ann(earcon="fear", text="left, maybe afraid", line="left: maybe afraid"))
     assert s.text_mode and len(logs) == 1 and "device busy" in logs[0]
     assert [line.split(" ", 1)[1] for line in out.getvalue().splitlines()] == [
-        "left: appears happy", "left: appears sad", "left: maybe fear"]
+        "left: appears happy", "left: appears sad", "left: maybe afraid"]
 
 
 # ---- earcons -------------------------------------------------------------------------------------------
@@ -249,10 +258,10 @@ def test_earcons_are_panned_with_constant_power():
 def test_status_earcons_and_edge_side(tmp_path):
     played = []
     s = EarconSpeaker(player=lambda wav, a: played.append(wav), threaded=False)
-    s.say(Announcement("", None, "spoken: status edge_left", "status", "edge_left"))
+    s.say(Announcement(text="", track_id=None, reason="spoken: status edge_left", kind="status", earcon="edge_left"))
     s.step()
     assert played == [earcon_wav("edge", "left")]
-    paths = write_earcons(tmp_path, positions=("ahead", "left"))
+    paths = write_earcons(tmp_path, CLASS_NAMES, positions=("ahead", "left"))
     assert len(paths) == 2 * len(EARCONS) == 22
     assert {p.name for p in paths} >= {"happy.wav", "happy_left.wav", "no_face.wav", "edge_left.wav"}
     assert all(read_wav(p.read_bytes())[1] == 2 for p in paths)
@@ -264,13 +273,13 @@ def test_text_speaker_lines():
     out, wall = io.StringIO(), 1_700_000_000.0
     s = TextSpeaker(out, wall=lambda: wall)
     s.say(ann())
-    s.say(ann(text="", earcon="surprise", position="right"))  # verbosity 0: the earcon's name
-    s.say(Announcement("no face", None, "spoken: status no_face", "status", "no_face"))
-    s.say(Announcement("", None, "spoken: status too_dark", "status", "too_dark"))
-    s.say(Announcement("2 faces: left appears happy, right sad", None, "on demand", "describe", "describe"))
+    s.say(ann(text="", earcon="surprise", position="right", line=""))  # verbosity 0: the face's word for the earcon
+    s.say(Announcement(text="no face", track_id=None, reason="spoken: status no_face", kind="status", earcon="no_face"))
+    s.say(Announcement(text="", track_id=None, reason="spoken: status too_dark", kind="status", earcon="too_dark"))
+    s.say(Announcement(text="2 faces: left appears happy, right sad", track_id=None, reason="on demand", kind="describe", earcon="describe"))
     hhmmss = time.strftime("%H:%M:%S", time.localtime(wall))
     assert out.getvalue() == "".join(f"{hhmmss} {t}\n" for t in (
-        "left: appears happy", "right: surprise", "no face", "too dark", "2 faces: left appears happy, right sad"))
+        "left: appears happy", "right: surprised", "no face", "too dark", "2 faces: left appears happy, right sad"))
     assert "\x1b" not in out.getvalue() and "\r" not in out.getvalue()
     quiet = TextSpeaker(None)
     quiet.say(ann())
@@ -291,7 +300,7 @@ def test_make_speaker_without_audio(no_audio, tmp_path, monkeypatch):
     ear = make_speaker("earcons", log=logs.append, stream=out)
     assert isinstance(ear, EarconSpeaker) and ear.text_mode and len(logs) == 2
     ear_dir = make_speaker("earcons", SpeechConfig(audio_dir=str(tmp_path)), log=logs.append, threaded=False)
-    ear_dir.say(ann(text=""))
+    ear_dir.say(ann(text="", line=""))
     ear_dir.step()
     assert not ear_dir.text_mode and len(logs) == 2 and len(list(tmp_path.glob("*-happy.wav"))) == 1
     with pytest.raises(FeraError, match="speech mode"):
@@ -314,3 +323,17 @@ def test_auto_picks_the_voice_when_espeak_and_a_device_exist(monkeypatch):
     s = make_speaker("auto", log=logs.append)
     assert isinstance(s, TtsSpeaker) and not s.text_mode and logs == []
     s.close()
+
+
+def test_classes_without_a_designed_earcon_get_their_own_distinct_sound(tmp_path):
+    made = ("calm", "pain", "contempt", "Pain", "")
+    waves = {n: read_wav(earcon_wav(n))[2][:, 0].astype(float) for n in made + CLASS_NAMES}
+    for name in made:
+        x = waves[name]
+        assert 0.1 <= len(x) / 22050 <= 0.4 and np.abs(x).max() > 3000, name  # short and audible, never silent
+        assert np.abs(x[:5]).max() <= 0.01 * 32767 and np.abs(x[-5:]).max() <= 0.01 * 32767, name  # no clicks
+        assert earcon_wav(name) == earcon_wav(name)  # deterministic
+    for a, b in itertools.combinations(waves, 2):
+        assert len(waves[a]) != len(waves[b]) or not np.allclose(waves[a], waves[b]), (a, b)
+    assert sorted(p.name for p in write_earcons(tmp_path, ["calm", "pain"])) == [
+        "calm.wav", "edge.wav", "face_lost.wav", "no_face.wav", "pain.wav", "too_dark.wav"]

@@ -54,6 +54,21 @@ def test_docs_describe_the_api_without_external_assets(client):
     assert "/api/analyze" in client.get("/openapi.json").json()["paths"]
 
 
+def test_earcons_are_the_runtimes_own_sounds(client):
+    from fera.runtime.earcons import earcon_wav
+
+    for path, name, position in [("/earcons/happy.wav?position=left", "happy", "left"),
+                                 ("/earcons/surprise.wav", "surprise", None), ("/earcons/edge.wav?position=right",
+                                                                                "edge", "right")]:
+        r = client.get(path)
+        assert r.status_code == 200 and r.headers["content-type"] == "audio/wav", path
+        assert r.content == earcon_wav(name, position), path
+    for bad in ("/earcons/pain.wav", "/earcons/describe.wav", "/earcons/happy.wav?position=up"):
+        r = client.get(bad)  # not a class of the live model, not a sound, not a position
+        assert r.status_code == 404 and "no earcon" in r.json()["error"], bad
+    assert client.get("/earcons/..%2Fapp.js.wav").status_code == 404
+
+
 def test_analyze_a_photo(client):
     with open(SAMPLES / "astronaut.png", "rb") as f:
         r = client.post("/api/analyze", files={"file": ("astronaut.png", f, "image/png")})

@@ -39,7 +39,8 @@ def request(client, path: str, host: str | None = None, origin: str | None = Non
     return client.get(path, headers=headers)
 
 
-ROUTES = ["/", "/static/app.js", "/docs", "/openapi.json", "/favicon.ico", "/api/analyze", "/api/explain"]
+ROUTES = ["/", "/static/app.js", "/docs", "/openapi.json", "/favicon.ico", "/earcons/happy.wav", "/api/analyze",
+          "/api/explain"]
 
 
 @pytest.mark.parametrize("path", ROUTES)
@@ -60,7 +61,7 @@ def test_other_sites_and_hosts_are_refused_on_every_route(client, path, host, or
 
 @pytest.mark.parametrize("host", ["127.0.0.1:8000", "localhost:8000", "[::1]:8000"])
 def test_the_page_itself_and_local_programs_are_served(client, host):
-    for path in ("/", "/api/analyze"):
+    for path in ("/", "/earcons/happy.wav", "/api/analyze"):
         assert request(client, path, host, f"http://{host}").status_code == 200  # the page, as a browser sends
         assert request(client, path, host).status_code == 200  # curl or a script: no Origin
 

@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from fera.runtime.describe import group_sentence
-from fera.runtime.geometry import facing, facing_words
+from fera.runtime import wording
+from fera.runtime.geometry import facing
 from fera.runtime.types import Box, Decision, Expression, FrameInfo, TrackedFace
 
 
@@ -52,19 +52,6 @@ class AnnounceConfig:
 
 
 EPS = 1e-6  # seconds: durations are compared with this tolerance, so 0.7 s of frames counts as 0.7 s
-ADJECTIVES = {"surprise": "surprised", "fear": "afraid", "disgust": "disgusted"}  # the others are adjectives
-STATUS_TEXT = {
-    "too_dark": "too dark",
-    "no_face": "no face",
-    "face_lost": "face lost",
-    "edge_left": "face at the left edge",
-    "edge_right": "face at the right edge",
-}
-
-
-def adjective(label: str) -> str:
-    """The class name as a word for a face: "surprise" -> "surprised", "fear" -> "afraid"."""
-    return ADJECTIVES.get(label, label)
 
 
 @dataclass
@@ -98,60 +85,24 @@ class Announcer:
         self._frame: FrameInfo | None = None
         self._faces: list[TrackedFace] = []
 
-    # ---- wording -----------------------------------------------------------------------------------
+    # ---- wording (fera.runtime.wording, with this announcer's thresholds) -----------------------------
 
-    def position(self, box: Box, frame: FrameInfo) -> str:
-        """"left", "ahead" or "right" from the horizontal position of the face centre."""
-        r = box.cx / max(frame.width, 1)
-        side = "left" if r < self.config.side else "right" if r > 1 - self.config.side else "ahead"
-        return {"left": "right", "right": "left"}.get(side, side) if self.config.mirror else side
-
-    def place(self, box: Box, frame: FrameInfo) -> str:
-        """Five places across the view: "far left", "left", "ahead", "right", "far right"."""
-        r = box.cx / max(frame.width, 1)
-        r = 1 - r if self.config.mirror else r
-        return ("far left", "left", "ahead", "right", "far right")[min(max(int(r * 5), 0), 4)]
-
-    def distance(self, box: Box, frame: FrameInfo) -> str:
-        """"close", "talking distance" or "far" from the face height relative to the frame height."""
-        r = box.h / max(frame.height, 1)
-        return "close" if r >= self.config.close_min else "talking distance" if r >= self.config.talking_min else "far"
+    def words(self, face: TrackedFace, frame: FrameInfo) -> wording.FaceWords:
+        """What is said of ``face`` in ``frame``: position, place, distance, confidence level, facing."""
+        c, b, e = self.config, face.box, face.expression
+        return wording.FaceWords(
+            position=wording.position(b, frame.width, c.side, c.mirror), place=wording.place(b, frame.width, c.mirror),
+            row=wording.row(b, frame.height), distance=wording.distance(b, frame.height, c.close_min, c.talking_min),
+            level=self.level(e), label=None if e is None else e.label, confidence=None if e is None else e.confidence,
+            height=b.h, facing=facing(face.keypoints, b.h, frame.width, frame.height, c.mirror))
 
     def level(self, e: Expression | None) -> str:
         """"appears", "maybe" or "unsure" from the calibrated confidence."""
-        if e is None or e.confidence < self.config.maybe_min:
-            return "unsure"
-        return "appears" if e.confidence >= self.config.appears_min else "maybe"
+        return wording.level(None if e is None else e.confidence, self.config.appears_min, self.config.maybe_min)
 
-    def facing(self, face: TrackedFace, frame: FrameInfo) -> str | None:
-        """"you", "left" or "right" when the face's keypoints say so reliably (see fera.runtime.geometry)."""
-        return facing(face.keypoints, face.box.h, frame.width, frame.height, self.config.mirror)
-
-    def turn(self, face: TrackedFace, frame: FrameInfo, v: int) -> str | None:
-        """The facing words said at verbosity ``v``: all at 3, only "turned ..." at 2, none below."""
-        way = self.facing(face, frame) if v >= 2 else None
-        return facing_words(way) if way and (v >= 3 or way != "you") else None
-
-    def core(self, face: TrackedFace) -> str:
-        """"appears happy", "maybe afraid" or "not sure"."""
-        lvl = self.level(face.expression)
-        return "not sure" if lvl == "unsure" else f"{lvl} {adjective(face.expression.label)}"
-
-    def phrase(self, face: TrackedFace, frame: FrameInfo, verbosity: int | None = None, sep: str = ", ",
-               pos: str | None = None) -> str:
-        """One face in words at a verbosity (0 gives ""): "left, appears happy", "Left: maybe sad", ..."""
-        v = self.config.verbosity if verbosity is None else verbosity
-        pos, core, turn = pos or self.position(face.box, frame), self.core(face), self.turn(face, frame, v)
-        if v <= 0:
-            return ""
-        if v == 1:
-            return f"{pos[0].upper()}{pos[1:]}: {core.removeprefix('appears ')}"
-        if v == 2:
-            return f"{pos}{sep}{core}" + (f", {turn}" if turn else "")
-        e = face.expression
-        parts = [pos, self.distance(face.box, frame), core] + ([f"{round(100 * e.confidence)}%"] if e and
-                                                              self.level(e) != "unsure" else [])
-        return ", ".join(parts + ([turn] if turn else []))
+    def phrase(self, face: TrackedFace, frame: FrameInfo, verbosity: int | None = None) -> str:
+        """One face in words at a verbosity (default: the configured one; 0 gives ""): "left, appears happy"."""
+        return wording.spoken(self.words(face, frame), self.config.verbosity if verbosity is None else verbosity)
 
     # ---- unprompted --------------------------------------------------------------------------------
 
@@ -252,8 +203,8 @@ class Announcer:
         code = "face_lost" if self._lost else cond if cond and cond != self._cond_said and held else None
         if code is None:
             return
-        d = Decision(False, "" if c.verbosity <= 0 else STATUS_TEXT[code], "", None, now, "status",
-                     label=code, earcon=code)
+        d = Decision(spoken=False, text="" if c.verbosity <= 0 else wording.status_text(code), reason="",
+                     track_id=None, time=now, kind="status", label=code, earcon=code)
         if code.startswith("edge_") and self._introducing(faces):
             return self._report(out, d, "person_first", "suppressed: the new person is said first (waits)")
         if now - self._last_spoken < c.global_interval_s - EPS:
@@ -275,9 +226,10 @@ class Announcer:
 
     def _decision(self, frame: FrameInfo, f: TrackedFace, now: float) -> Decision:
         e = f.expression
-        return Decision(False, self.phrase(f, frame), "", f.track_id, now, "expression", label=e.label,
-                        position=self.position(f.box, frame), distance=self.distance(f.box, frame),
-                        confidence=e.confidence, earcon=e.label, facing=self.facing(f, frame))
+        w, v = self.words(f, frame), self.config.verbosity
+        return Decision(spoken=False, text=wording.spoken(w, v), line=wording.line(w, v), reason="",
+                        track_id=f.track_id, time=now, kind="expression", label=e.label, position=w.position,
+                        distance=w.distance, confidence=e.confidence, earcon=e.label, facing=w.facing)
 
     def _candidate(self, frame: FrameInfo, f: TrackedFace, now: float, out: list[Decision]):
         """(priority, decision) when ``f`` has something to say now, apart from the global gap; else None
@@ -358,10 +310,11 @@ class Announcer:
         faces = [f for f in (self._faces if faces is None else faces) if f.confirmed]
         if frame is None or not faces:
             dark = frame is not None and frame.brightness is not None and frame.brightness < c.dark_below
-            text = STATUS_TEXT["too_dark" if dark else "no_face"]
+            text = wording.status_text("too_dark" if dark else "no_face")
         else:
             faces.sort(key=lambda f: -f.box.cx if c.mirror else f.box.cx)
-            text = group_sentence(self, frame, faces, max(c.verbosity, 1))
+            text = wording.group([self.words(f, frame) for f in faces], max(c.verbosity, 1), c.max_describe,
+                                 c.max_named)
             for f in faces:
                 if self.level(f.expression) != "unsure" and f.track_id in self._people:
                     p = self._people[f.track_id]
@@ -369,4 +322,5 @@ class Announcer:
                     if f.track_id == self.primary:
                         self._announced = f.track_id
         self._last_spoken = now
-        return Decision(True, text, reason, None, now, "describe", "on_demand", earcon="describe")
+        return Decision(spoken=True, text=text, reason=reason, track_id=None, time=now, kind="describe",
+                        code="on_demand", earcon="describe")

@@ -64,7 +64,8 @@ def run_photos(assistant, source, out: Output, speaker=None, save_dir: Path | No
             print(f"{fr.source}: {sentence}", file=out.stream or sys.stdout, flush=True)
         if speaker is not None:
             said = f"{spoken_name(fr.source)}: {sentence}" if (source.count or 2) > 1 else sentence
-            speaker.say(Announcement(said, None, "photo", "describe", "describe", name=fr.source), time.monotonic())
+            speaker.say(Announcement(text=said, track_id=None, reason="photo", kind="describe", earcon="describe",
+                                     name=fr.source), time.monotonic())
         if save_dir is not None:
             from fera.runtime.draw import annotate
 
@@ -106,9 +107,8 @@ def run_stream(assistant, source, out: Output, speaker=None, keys=None, save_dir
                 muted = not muted
                 out.line("muted" if muted else "sound on", clock_stamp(fr.timestamp, source.live))
             if cmd == "v":
-                c = assistant.announcer.config
-                c.verbosity = (c.verbosity + 1) % 4
-                out.line(f"verbosity {c.verbosity}", clock_stamp(fr.timestamp, source.live))
+                v = assistant.set_verbosity((assistant.verbosity + 1) % 4)
+                out.line(f"verbosity {v}", clock_stamp(fr.timestamp, source.live))
             if paused:
                 continue
             r = assistant.step(fr.image, fr.timestamp)
@@ -143,8 +143,8 @@ def _frames(source, out: Output, speaker):
         else:
             out.line("camera disconnected", clock_stamp(0.0, True))
         if speaker is not None:
-            speaker.say(Announcement("camera disconnected", None, "source lost", "status", "no_face"),
-                        time.monotonic())
+            speaker.say(Announcement(text="camera disconnected", track_id=None, reason="source lost", kind="status",
+                                     earcon="no_face"), time.monotonic())
         raise
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from fera.errors import FeraError
+from fera.runtime.types import Face, iou_xyxy
 
 DETECTOR_DIR = Path(__file__).resolve().parent.parent / "assets" / "detector"
 
@@ -51,32 +52,11 @@ SCORE_CLIPPING_THRESH = 100.0  # TensorsToDetectionsCalculator.score_clipping_th
 NUM_KEYPOINTS = 6
 
 
-@dataclass
-class Detection:
-    """One face. Box and keypoints in pixels of the original frame (x right, y down; may reach
-    slightly outside the frame for a face cut by its edge)."""
-
-    x: float  #: left edge
-    y: float  #: top edge
-    w: float  #: width
-    h: float  #: height
-    score: float  #: detector confidence in [0, 1]
-    keypoints: list[tuple[float, float]] = field(default_factory=list)  #: (x, y), order KEYPOINT_NAMES
-
-    @property
-    def box(self) -> tuple[float, float, float, float]:
-        return (self.x, self.y, self.w, self.h)
-
-    @property
-    def center(self) -> tuple[float, float]:
-        return (self.x + self.w / 2, self.y + self.h / 2)
-
-
 @runtime_checkable
 class Detector(Protocol):
     """Anything that finds faces in an RGB uint8 frame (H x W x 3)."""
 
-    def detect(self, image: np.ndarray) -> list[Detection]: ...
+    def detect(self, image: np.ndarray) -> list[Face]: ...
 
 
 def ssd_anchors(input_size: int, strides: tuple[int, ...], interpolated_scale_aspect_ratio: float,
@@ -120,23 +100,13 @@ def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, float, f
     return tensor[None], nw / w, nh / h, float(px), float(py)
 
 
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one (xmin, ymin, xmax, ymax) box with each of boxes (N, 4)."""
-    ix = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-    iy = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
-    inter = ix * iy
-    area = lambda b: np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)  # noqa: E731
-    union = area(box) + area(boxes) - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
-
-
 def _clusters(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float):
     """Greedy suppression, best score first: (best index, its cluster: the indices overlapping it by
     IoU > threshold, itself included), each box in one cluster."""
     order = np.argsort(-scores, kind="stable")
     while order.size:
         top = order[0]
-        overlap = _iou(boxes[top], boxes[order]) > iou_threshold
+        overlap = iou_xyxy(boxes[top], boxes[order]) > iou_threshold
         overlap[0] = True
         yield top, order[overlap]
         order = order[~overlap]
@@ -260,8 +230,9 @@ class BlazeFaceDetector:
         r, c = sess.run([reg, cls], {inp: tensor})
         return r[0], c[0, :, 0]
 
-    def detect(self, image) -> list[Detection]:
-        """Faces in an RGB uint8 frame (H x W x 3), best first, in the frame's pixel coordinates."""
+    def detect(self, image) -> list[Face]:
+        """Faces in an RGB uint8 frame (H x W x 3), best first, in the frame's pixel coordinates; keypoints in
+        ``KEYPOINT_NAMES`` order."""
         image = as_rgb(image)
         size = self.spec.input_size
         tensor, sx, sy, px, py = letterbox(image, size)
@@ -285,19 +256,19 @@ class BlazeFaceDetector:
             # normalized letterboxed coordinates -> original frame pixels
             x0, x1 = (box[[0, 2]] * size - px) / sx
             y0, y1 = (box[[1, 3]] * size - py) / sy
-            points = [(float((u * size - px) / sx), float((v * size - py) / sy)) for u, v in kp]
-            found.append(Detection(float(x0), float(y0), float(x1 - x0), float(y1 - y0), score, points))
+            points = tuple((float((u * size - px) / sx), float((v * size - py) / sy)) for u, v in kp)
+            found.append(Face(float(x0), float(y0), float(x1 - x0), float(y1 - y0), score=score, keypoints=points))
         return found
 
 
-def keep_faces(dets, config=None) -> list[Detection]:
+def keep_faces(dets, config=None) -> list[Face]:
     """The detections whose keypoints make a face (``fera.runtime.geometry.plausible``)."""
     from fera.runtime.geometry import plausible
 
     return [d for d in dets if plausible(d.keypoints, d.w, d.h, d.x, d.y, config)]
 
 
-def detect_padded(detector, image, factor: float = 2.0, min_size: float = 0.5) -> list[Detection]:
+def detect_padded(detector, image, factor: float = 2.0, min_size: float = 0.5) -> list[Face]:
     """The zoomed-out look: the frame centred in a black canvas ``factor`` times its size, for a face too
     close for one pass (it fills the frame, or runs off it). Only faces at least ``min_size`` of the frame's
     shorter side count: a smaller one the plain pass sees better, and at that size the letters of a title
@@ -313,19 +284,19 @@ def detect_padded(detector, image, factor: float = 2.0, min_size: float = 0.5) -
     canvas[y0:y0 + nh, x0:x0 + nw] = np.asarray(Image.fromarray(image).resize((nw, nh), Image.BILINEAR,
                                                                               reducing_gap=3.0))
     sx, sy = nw / w, nh / h
-    return [Detection((d.x - x0) / sx, (d.y - y0) / sy, d.w / sx, d.h / sy, d.score,
-                      [((u - x0) / sx, (v - y0) / sy) for u, v in d.keypoints])
+    return [Face((d.x - x0) / sx, (d.y - y0) / sy, d.w / sx, d.h / sy, score=d.score,
+                 keypoints=tuple(((u - x0) / sx, (v - y0) / sy) for u, v in d.keypoints))
             for d in detector.detect(canvas) if d.h / sy >= min_size * min(h, w)]
 
 
-def detect_frame(detector, image) -> list[Detection]:
+def detect_frame(detector, image) -> list[Face]:
     """A camera or video frame: one pass, faces with a face's keypoints; when it finds none, the
     zoomed-out pass too (a face filling the frame)."""
     found = keep_faces(detector.detect(image))
     return found or keep_faces(detect_padded(detector, image))
 
 
-def detect_tiled(detector, image, overlap: float = 0.25, levels: int = 3, tile_min_score: float = 0.75) -> list[Detection]:
+def detect_tiled(detector, image, overlap: float = 0.25, levels: int = 3, tile_min_score: float = 0.75) -> list[Face]:
     """Faces in a still photo, small ones included: the whole frame and its zoomed-out copy (a close-up
     face), then overlapping square tiles of half, a quarter and an eighth of its shorter side (never
     smaller than the detector's input),
@@ -354,24 +325,17 @@ def detect_tiled(detector, image, overlap: float = 0.25, levels: int = 3, tile_m
                     if d.score < tile_min_score or ((x0 > 0 and d.x < edge) or (y0 > 0 and d.y < edge)
                             or (x0 + sx < w and d.x + d.w > sx - edge) or (y0 + sy < h and d.y + d.h > sy - edge)):
                         continue
-                    level.append(Detection(d.x + x0, d.y + y0, d.w, d.h, d.score,
-                                           [(u + x0, v + y0) for u, v in d.keypoints]))
+                    level.append(Face(d.x + x0, d.y + y0, d.w, d.h, score=d.score,
+                                      keypoints=tuple((u + x0, v + y0) for u, v in d.keypoints)))
         found += [d for d in _nms(keep_faces(level), iou)
-                  if all(_inside(d, f) < 0.3 for f in found)]
+                  if all(d.inside(f) < 0.3 for f in found)]
         side //= 2
     return _nms(found, iou)
 
 
-def _inside(a: Detection, b: Detection) -> float:
-    """The share of box ``a`` that lies inside box ``b``."""
-    iw = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
-    ih = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
-    return max(iw, 0.0) * max(ih, 0.0) / max(a.w * a.h, 1e-9)
-
-
-def _nms(dets: list[Detection], iou: float) -> list[Detection]:
+def _nms(dets: list[Face], iou: float) -> list[Face]:
     """Plain non-maximum suppression: the best-scoring of overlapping detections, best first."""
     if not dets:
         return []
-    boxes = np.array([[d.x, d.y, d.x + d.w, d.y + d.h] for d in dets])
+    boxes = np.array([d.xyxy for d in dets])
     return [dets[top] for top, _ in _clusters(boxes, np.array([d.score for d in dets]), iou)]

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fera.runtime import wording
+
 
 def label_size(width: int, height: int) -> int:
     """The label's font size in pixels for a width x height image: a 30th of its shorter side, at least 12
@@ -24,9 +26,8 @@ def annotate(image: np.ndarray, faces, assistant, frame):
     width = max(2, size // 8)
     for f in faces:
         b = f.box
-        label = assistant.announcer.phrase(f, frame, 2)
-        if f.expression is not None:
-            label += f" {round(100 * f.expression.confidence)}%"
+        w = assistant.announcer.words(f, frame)
+        label = wording.spoken(w, 2) + ("" if w.confidence is None else f" {round(100 * w.confidence)}%")
         d.rectangle([b.x, b.y, b.right, b.bottom], outline=(255, 215, 0), width=width)
         tx, ty = b.x, max(0, b.y - size - 4)
         box = d.textbbox((tx, ty), label, font=font)

@@ -1,17 +1,29 @@
 """Earcons: one short sound per expression and per status, synthesised with numpy (no sound files), panned
-left or right by the face's position. ``write_earcons`` writes them all to listen to."""
+left or right by the face's position. ``write_earcons`` writes them all to listen to.
+
+The seven FER-2013 classes have designed sounds; any other class a model has gets its own sound, made by
+the same synthesis from its name (the same name always sounds the same), so no class is ever silent."""
 from __future__ import annotations
 
 import io
 import os
 import wave
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from fera.runtime.types import CLASS_NAMES
+STATUS_SOUNDS = ("no_face", "face_lost", "too_dark", "edge")  # the announcer's status codes ("edge_left": edge)
 
-EARCONS = CLASS_NAMES + ("no_face", "face_lost", "too_dark", "edge")  # expressions, then status sounds
+
+def earcon_names(class_names) -> tuple[str, ...]:
+    """Every sound of a model with these classes: its classes, then the status sounds."""
+    return tuple(class_names) + STATUS_SOUNDS
+
+
+def sound_of(code: str, position: str | None = None) -> tuple[str, str | None]:
+    """(sound name, position) for an announcement's earcon code: "edge_left" is the edge sound, at the left."""
+    return ("edge", position or code[5:]) if code.startswith("edge_") else (code, position)
 
 
 def _tone(sr: int, f0: float, dur: float, f1: float | None = None, harmonics=(1.0, 0.2), gain: float = 1.0,
@@ -31,7 +43,8 @@ def _tone(sr: int, f0: float, dur: float, f1: float | None = None, harmonics=(1.
 
 
 def earcon_mono(name: str, sr: int = 22050) -> np.ndarray:
-    """The earcon ``name`` (see ``EARCONS``) as mono float samples, peak at most 1, each under 400 ms."""
+    """The earcon ``name`` (a class label or one of ``STATUS_SOUNDS``) as mono float samples, peak at most
+    1, each under 400 ms."""
     T, R = (lambda *a, **k: _tone(sr, *a, **k)), (lambda d: np.zeros(int(round(d * sr))))
     buzz, pure, tick = (1.0, 0.5, 0.33, 0.25, 0.2), (1.0,), _tone(sr, 1760.0, 0.03, harmonics=(1.0,))
     tap = _tone(sr, 262.0, 0.07, harmonics=(1.0, 0.1), gain=0.7)
@@ -48,7 +61,22 @@ def earcon_mono(name: str, sr: int = 22050) -> np.ndarray:
         "too_dark": [T(110.0, 0.35, harmonics=(1.0, 0.5, 0.25))],  # low hum
         "edge": [tick, R(0.04), tick, R(0.04), tick],  # three high ticks
     }
-    return np.concatenate(parts[name])
+    return np.concatenate(parts[name] if name in parts else _made(name, T, R))
+
+
+SCALE = (392.0, 440.0, 493.88, 587.33, 659.26, 783.99, 880.0, 987.77)  # G major pentatonic-ish, G4 to B5
+SHAPES = ((1.0, 0.3), (1.0, 0.15, 0.25), (1.0,))  # overtones: warm, hollow, pure
+
+
+def _made(name: str, T, R) -> list[np.ndarray]:
+    """A sound for a class without a designed one, chosen by its name's CRC-32: two different notes of
+    ``SCALE`` (a leap up or down), or three with a repeated first, in one of three timbres."""
+    h = zlib.crc32(name.encode("utf-8"))
+    a, b = h % len(SCALE), (h // len(SCALE)) % (len(SCALE) - 1)
+    b += b >= a  # a different note
+    shape, three = SHAPES[(h >> 8) % len(SHAPES)], (h >> 12) & 1
+    one, two = T(SCALE[a], 0.09, harmonics=shape, gain=0.8), T(SCALE[b], 0.15, harmonics=shape, gain=0.8)
+    return [one, R(0.025)] + ([one, R(0.025)] if three else []) + [two]
 
 
 def pan_gains(position: str | None, pan: float = 0.8) -> tuple[float, float]:
@@ -78,12 +106,13 @@ def earcon_wav(name: str, position: str | None = None, config=None) -> bytes:
     return wav_bytes(np.stack([x * left, x * right], axis=1), c.sample_rate)
 
 
-def write_earcons(folder: str | os.PathLike, config=None, positions=("ahead",)) -> list[Path]:
-    """Write every earcon into ``folder`` ("happy.wav", "happy_left.wav" for other positions) to listen to."""
+def write_earcons(folder: str | os.PathLike, class_names, config=None, positions=("ahead",)) -> list[Path]:
+    """Write every earcon of a model with ``class_names`` into ``folder`` ("happy.wav", "happy_left.wav" for
+    other positions) to listen to."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name in EARCONS:
+    for name in earcon_names(class_names):
         for pos in positions:
             paths.append(out / (f"{name}.wav" if pos in (None, "ahead") else f"{name}_{pos}.wav"))
             paths[-1].write_bytes(earcon_wav(name, pos, config))

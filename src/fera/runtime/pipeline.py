@@ -14,8 +14,8 @@ from typing import Callable
 
 import numpy as np
 
+from fera.runtime import wording
 from fera.runtime.announce import AnnounceConfig, Announcer
-from fera.runtime.geometry import plausible
 from fera.runtime.smooth import SmoothConfig, Smoother
 from fera.runtime.track import TrackConfig, Tracker
 from fera.runtime.types import Decision, Expression, Face, FrameInfo, TrackedFace
@@ -60,23 +60,35 @@ class Assistant:
         return cls(BlazeFaceDetector(d.model, min_score=d.min_score), Classifier(classify), announce, smooth,
                    track, clock, d.tiled_photos)
 
+    @property
+    def verbosity(self) -> int:
+        """0 earcons only, 1 terse, 2 default, 3 adds distance, confidence and facing."""
+        return self.announcer.config.verbosity
+
+    def set_verbosity(self, verbosity: int) -> int:
+        """Say the next announcements at ``verbosity`` (0-3; anything else: ValueError, nothing changes)."""
+        if type(verbosity) is not int or not 0 <= verbosity <= 3:
+            raise ValueError(f"verbosity must be 0, 1, 2 or 3 (got {str(verbosity)[:20]})")
+        self.announcer.config.verbosity = verbosity
+        return verbosity
+
+    def reset(self) -> None:
+        """Start afresh: every track and every smoothed expression is forgotten, so the faces in view are
+        found, confirmed and said again as new people."""
+        self.tracker.reset()
+        self.smoother.reset()
+
     def _detect(self, image: np.ndarray, photo: bool = False) -> list[Face]:
         """Faces with a face's keypoints: photos get the tiled search (when on); a frame's one pass that finds
         none, or any photo, also gets the zoomed-out pass."""
-        from fera.runtime.detect import detect_padded, detect_tiled
+        from fera.runtime.detect import detect_padded, detect_tiled, keep_faces
 
         if photo and self.tiled_photos:
-            return [Face.of(d) for d in detect_tiled(self.detector, image)]
-        faces = self._faces(self.detector.detect(image))
+            return detect_tiled(self.detector, image)
+        faces = keep_faces(self.detector.detect(image))
         if self.zoom_out and (photo or not faces):
-            faces += [f for f in self._faces(detect_padded(self.detector, image))
-                      if all(f.box.iou(g.box) <= 0.3 for g in faces)]
+            faces += [f for f in keep_faces(detect_padded(self.detector, image)) if all(f.iou(g) <= 0.3 for g in faces)]
         return faces
-
-    @staticmethod
-    def _faces(dets) -> list[Face]:
-        faces = [Face.of(d) for d in dets]
-        return [f for f in faces if plausible(f.keypoints, f.box.w, f.box.h, f.box.x, f.box.y)]
 
     def _order(self, faces: list[TrackedFace]) -> list[TrackedFace]:
         """Left to right as the user has them (``mirror`` reverses the camera's order)."""
@@ -117,7 +129,7 @@ class Assistant:
         image = as_rgb(image)
         h, w = image.shape[:2]
         faces = self._detect(image, photo=True)
-        boxes = [f.box.clip(w, h) for f in faces]
+        boxes = [f.clip(w, h) for f in faces]
         probs = self.classifier(image, boxes)
         names = self.classifier.class_names
         tracked = []
@@ -132,14 +144,11 @@ class Assistant:
 
     def face_record(self, frame: FrameInfo, f: TrackedFace) -> dict:
         """One face for ``--json``: box, position, facing, expression (or "not sure"), confidence, probabilities."""
-        a = self.announcer
-        e = f.expression
-        level = a.level(e)
+        w, e = self.announcer.words(f, frame), f.expression
         return {"box": {k: round(v, 1) for k, v in f.box.to_dict().items()},
-                "position": a.position(f.box, frame), "distance": a.distance(f.box, frame),
-                "facing": a.facing(f, frame),
-                "expression": None if e is None or level == "unsure" else e.label,
-                "wording": a.phrase(f, frame, 2),
+                "position": w.position, "distance": w.distance, "facing": w.facing,
+                "expression": None if e is None or w.level == "unsure" else e.label,
+                "wording": wording.spoken(w, 2),
                 "confidence": None if e is None else round(e.confidence, 4),
                 "probabilities": None if e is None or e.probs is None else
                 {n: round(float(p), 4) for n, p in zip(self.classifier.class_names, e.probs)}}

@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from fera.runtime.types import CLASS_NAMES, Expression, TrackedFace
+from fera.runtime.types import Expression, TrackedFace
 
 
 @dataclass
@@ -33,9 +33,10 @@ class _State:
 
 
 class Smoother:
-    """``update(faces)`` once per frame returns the faces with ``expression`` set from their ``probs``."""
+    """``update(faces)`` once per frame returns the faces with ``expression`` set from their ``probs``;
+    ``class_names`` are the classifier's, in the order of its probabilities."""
 
-    def __init__(self, class_names: Sequence[str] = CLASS_NAMES, config: SmoothConfig | None = None,
+    def __init__(self, class_names: Sequence[str], config: SmoothConfig | None = None,
                  clock: Callable[[], float] = time.monotonic):
         self.class_names = list(class_names)
         self.config = config or SmoothConfig()

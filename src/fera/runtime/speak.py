@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Callable, Protocol, TextIO
 
 from fera.errors import FeraError
-from fera.runtime.announce import STATUS_TEXT
-from fera.runtime.earcons import EARCONS, earcon_mono, earcon_wav, pan_gains, wav_bytes, write_earcons  # noqa: F401
+from fera.runtime.earcons import (STATUS_SOUNDS, earcon_mono, earcon_wav, pan_gains, sound_of,  # noqa: F401
+                                  wav_bytes, write_earcons)
 from fera.runtime.types import Announcement
+from fera.runtime.wording import STATUS_TEXT, adjective, status_text
 
 MODES = ("auto", "tts", "earcons", "screenreader", "off")
 Player = Callable[[bytes, Announcement], None]  # plays (or stores) one WAV; gets the announcement too
@@ -56,12 +57,13 @@ class Speaker(Protocol):
 # ---- text ------------------------------------------------------------------------------------------
 
 def words(a: Announcement) -> str:
-    """The announcement in words, "left: appears happy"; from the earcon code when the text is empty."""
-    body, pos = a.text, a.position
-    if not body:
-        body = STATUS_TEXT.get(a.earcon or "", (a.earcon or a.kind).replace("_", " "))
-        return f"{pos}: {body}" if pos else body
-    return f"{body[:len(pos)]}: {body[len(pos) + 2:]}" if pos and body.lower().startswith(pos + ", ") else body
+    """The announcement as a text line: the face's line ("left: appears happy"), else its text, else the
+    words for its earcon code (verbosity 0: "no face", "right: surprised")."""
+    if a.line or a.text:
+        return a.line or a.text
+    code = a.earcon or a.kind
+    body = status_text(code) if code in STATUS_TEXT or a.kind == "status" else adjective(code)
+    return f"{a.position}: {body}" if a.position else body
 
 
 class TextSpeaker:
@@ -283,17 +285,17 @@ class TtsSpeaker(QueuedSpeaker):
 # ---- earcons (the sounds themselves: fera.runtime.earcons) ----------------------------------------
 
 class EarconSpeaker(QueuedSpeaker):
-    """Plays the announcement's earcon panned by position ("edge_left": the edge sound, left); text with no
-    sound (an on-demand description) is spoken by espeak-ng when installed, else printed as a line."""
+    """Plays the announcement's earcon panned by position ("edge_left": the edge sound, left): an expression's
+    label (whatever classes the model has) or a status sound; text with no sound (an on-demand description)
+    is spoken by espeak-ng when installed, else printed as a line."""
 
     def __init__(self, config: SpeechConfig | None = None, **kw):
         super().__init__(config, **kw)
         self._cache: dict[tuple[str, str | None], bytes] = {}
 
     def render(self, announcement: Announcement) -> bytes | None:
-        code, pos = announcement.earcon or "", announcement.position
-        name, pos = ("edge", pos or code[5:]) if code.startswith("edge_") else (code, pos)
-        if name in EARCONS:
+        name, pos = sound_of(announcement.earcon or "", announcement.position)
+        if name in STATUS_SOUNDS or (announcement.kind == "expression" and name):
             if (name, pos) not in self._cache:
                 self._cache[name, pos] = earcon_wav(name, pos, self.config)
             return self._cache[name, pos]

@@ -84,14 +84,10 @@ class Tracker:
     def reset(self) -> None:
         self._tracks.clear()
 
-    def update(self, faces: Sequence, now: float | None = None) -> list[TrackedFace]:
-        """Match this frame's detections to the tracks; returns the live tracks.
-
-        A detection is a ``Face``, a ``Box``, an (x, y, w, h) tuple or any object with x, y, w, h and
-        optionally score attributes (such as ``fera.runtime.detect.Detection``).
-        """
+    def update(self, faces: Sequence[Face], now: float | None = None) -> list[TrackedFace]:
+        """Match this frame's detections (what a detector returns) to the tracks; returns the live tracks."""
         now = self.clock() if now is None else now
-        dets = [Face.of(f) for f in faces]
+        dets = list(faces)
         c = self.config
         matches: dict[int, int] = {}  # track index -> detection index
 

@@ -1,7 +1,7 @@
 """Plain dataclasses passed between the runtime stages; numpy only.
 
 Coordinates are pixels of the frame, origin top-left, as the camera delivers it (not mirrored).
-A detector fills ``Face``; the tracker turns faces into ``TrackedFace``; the classifier sets
+A detector returns ``Face``s (a ``Box`` with the detector's score and keypoints); the tracker turns faces into ``TrackedFace``; the classifier sets
 ``TrackedFace.probs`` (calibrated class probabilities); the smoother sets ``TrackedFace.expression``;
 the announcer returns ``Decision`` objects, whose ``announcement`` is what the speech stage plays.
 """
@@ -12,8 +12,15 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-# The order of the shipped models' outputs (sorted class-folder names); models carry their own in metadata.
-CLASS_NAMES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+def iou_xyxy(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one (x1, y1, x2, y2) box with each of ``boxes`` (N, 4), 0 (disjoint) to 1 (identical); boxes
+    with no area overlap nothing. ``Box.iou`` is this for one pair; non-maximum suppression uses it whole."""
+    ix = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
+    iy = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
+    inter = ix * iy
+    area = lambda b: np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)  # noqa: E731
+    union = area(box) + area(boxes) - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
 @dataclass(frozen=True)
@@ -53,14 +60,19 @@ class Box:
     def area(self) -> float:
         return max(0.0, self.w) * max(0.0, self.h)
 
+    @property
+    def xyxy(self) -> tuple[float, float, float, float]:
+        return self.x, self.y, self.right, self.bottom
+
     def iou(self, other: "Box") -> float:
-        """Intersection over union, 0 (disjoint) to 1 (identical)."""
+        """Intersection over union, 0 (disjoint) to 1 (identical) (``iou_xyxy`` for one pair)."""
+        return float(iou_xyxy(np.array(self.xyxy, dtype=np.float64), np.array([other.xyxy], dtype=np.float64))[0])
+
+    def inside(self, other: "Box") -> float:
+        """The share of this box that lies inside ``other``."""
         iw = min(self.right, other.right) - max(self.x, other.x)
         ih = min(self.bottom, other.bottom) - max(self.y, other.y)
-        if iw <= 0 or ih <= 0:
-            return 0.0
-        inter = iw * ih
-        return inter / (self.area + other.area - inter)
+        return max(iw, 0.0) * max(ih, 0.0) / max(self.w * self.h, 1e-9)
 
     def centre_distance(self, other: "Box") -> float:
         """Distance between the two centres, in pixels."""
@@ -73,33 +85,24 @@ class Box:
         return Box(x1, y1, x2 - x1, y2 - y1)
 
     def to_dict(self) -> dict:
-        return {k: round(float(v), 1) for k, v in asdict(self).items()}
+        return {k: round(float(getattr(self, k)), 1) for k in ("x", "y", "w", "h")}
 
 
 Keypoints = tuple  # the detector's six (x, y) points in pixels (see fera.runtime.geometry), or () for none
 
 
-@dataclass
-class Face:
-    """One detection in one frame."""
+@dataclass(frozen=True)
+class Face(Box):
+    """One detection in one frame: its box (pixels of the frame; may reach slightly outside it for a face cut
+    by its edge), the detector's confidence and keypoints."""
 
-    box: Box
     score: float = 1.0  # detector confidence, 0..1
     keypoints: Keypoints = ()
 
-    @classmethod
-    def of(cls, obj) -> "Face":
-        """A ``Face`` from a Face, a Box, an (x, y, w, h) tuple, or any object with x, y, w, h (and score,
-        keypoints)."""
-        if isinstance(obj, Face):
-            return obj
-        if isinstance(obj, Box):
-            return cls(obj)
-        if isinstance(obj, (tuple, list)):
-            return cls(Box(*(float(v) for v in obj[:4])))
-        kps = tuple((float(u), float(v)) for u, v in (getattr(obj, "keypoints", None) or ()))
-        return cls(Box(float(obj.x), float(obj.y), float(obj.w), float(obj.h)), float(getattr(obj, "score", 1.0)),
-                   kps)
+    @property
+    def box(self) -> Box:
+        """The box alone."""
+        return Box(self.x, self.y, self.w, self.h)
 
 
 @dataclass
@@ -143,7 +146,7 @@ class TrackedFace:
     confirmed: bool = True  # seen in most of several recent frames (the tracker's rule); only these are people
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Announcement:
     """What the speech stage plays: ``text`` (may be empty at verbosity 0) and/or an earcon."""
 
@@ -154,14 +157,16 @@ class Announcement:
     earcon: str | None = None  # sound name: an expression label or a status code ("no_face", ...)
     position: str | None = None  # "left" / "ahead" / "right", e.g. to pan the earcon
     name: str | None = None  # what it is about, e.g. the photo's file name (names the WAV files of --audio_dir)
+    line: str = ""  # the text line for a face ("left: appears happy"); "": the text, else the status words
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Decision:
     """One decision of the announcer, spoken or suppressed, with its reason (one ``--json`` object each)."""
 
     spoken: bool
     text: str  # what is (or would have been) said
+    line: str = ""  # the same as a text line: "left: appears happy" (see fera.runtime.wording.line)
     reason: str  # "spoken: ..." or "suppressed: ..."
     track_id: int | None
     time: float  # announcer clock, seconds
@@ -178,10 +183,12 @@ class Decision:
     def announcement(self) -> Announcement | None:
         if not self.spoken:
             return None
-        return Announcement(self.text, self.track_id, self.reason, self.kind, self.earcon, self.position)
+        return Announcement(text=self.text, track_id=self.track_id, reason=self.reason, kind=self.kind,
+                            earcon=self.earcon, position=self.position, line=self.line)
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        del d["line"]  # the --json record has the text and its parts
         d["time"] = round(self.time, 3)
         if self.confidence is not None:
             d["confidence"] = round(float(self.confidence), 3)

@@ -157,10 +157,11 @@ def find_faces(image: np.ndarray, whole: bool = False, detector=None, keypoints:
 
 def position(box, image: np.ndarray) -> str | None:
     """"left" / "ahead" / "right" as the assistant says it (None for a crop taken as it is)."""
-    from fera.runtime.announce import Announcer
-    from fera.runtime.types import FrameInfo
+    from fera.runtime.announce import AnnounceConfig
+    from fera.runtime.wording import position as where
 
-    return None if box is None else Announcer().position(box, FrameInfo(image.shape[1], image.shape[0]))
+    c = AnnounceConfig()
+    return None if box is None else where(box, image.shape[1], c.side, c.mirror)
 
 
 def explain_image(model_ref: str, image_path: str, out: str | None = None, class_name: str | None = None,

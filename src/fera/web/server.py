@@ -1,6 +1,8 @@
 """`fera serve`: the assistant as a local, accessible web page (FastAPI; plain HTML, CSS and JS).
 
 - ``GET /``: the page (``static/``); ``GET /docs``: the API in plain HTML (no assets from the internet).
+- ``GET /earcons/NAME.wav?position=left``: the assistant's earcon for a class of the live model or a status
+  sound, panned as the runtime pans it (``fera.runtime.earcons``); the page plays these.
 - ``POST /api/analyze``: a photo (multipart field ``file``) -> faces, sentence, annotated image.
 - ``POST /api/explain``: a photo -> a Grad-CAM overlay per face (needs Keras, the ``train`` extra).
 - ``WS /api/live``: binary messages are camera frames (JPEG or PNG); text messages are JSON commands
@@ -14,6 +16,7 @@ for other hosts or from other web pages are refused (``guard.py``).
 """
 
 import base64
+import functools
 import io
 import json
 import time
@@ -121,7 +124,7 @@ def analyze(assistant, image: np.ndarray) -> dict:
 def create_app(cfg: ServeConfig | None = None):
     from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
     from fastapi.concurrency import run_in_threadpool
-    from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+    from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
     from fastapi.staticfiles import StaticFiles
 
     from fera.web.guard import LocalOnly
@@ -163,6 +166,11 @@ def create_app(cfg: ServeConfig | None = None):
 
         return render_docs(app.openapi())
 
+    @app.get("/earcons/{name}.wav", include_in_schema=False)
+    async def earcon(name: str, position: str | None = None):
+        wav = await run_in_threadpool(earcon_file, models, name, position)
+        return Response(wav, media_type="audio/wav", headers={"Cache-Control": "max-age=3600"})
+
     @app.post("/api/analyze", summary="Describe the faces in a photo", openapi_extra=upload_schema(cfg),
               responses=REFUSALS)
     async def api_analyze(request: Request):
@@ -195,6 +203,26 @@ def create_app(cfg: ServeConfig | None = None):
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+EARCON_POSITIONS = ("left", "ahead", "right")
+
+
+def earcon_file(models: Models, name: str, position: str | None) -> bytes:
+    """The WAV of an earcon the page may play: a class of the live model or a status sound; else 404."""
+    from fera.runtime.earcons import earcon_names
+
+    names = earcon_names(models.assistant(live=True).classifier.class_names)
+    if name not in names or position not in (None, *EARCON_POSITIONS):
+        raise Refused(404, f"no earcon {name[:40]!r} at {str(position)[:10]!r}; the sounds: {', '.join(names)}")
+    return _earcon_wav(name, position)
+
+
+@functools.lru_cache(maxsize=64)
+def _earcon_wav(name: str, position: str | None) -> bytes:
+    from fera.runtime.earcons import earcon_wav
+
+    return earcon_wav(name, position)
 
 
 REFUSALS = {403: {"description": "for another host, or from another web page"},
@@ -256,14 +284,12 @@ def handle_message(assistant, msg: dict, cfg: ServeConfig) -> list[dict]:
     if kind == "describe":
         return [announce(assistant.describe_now())]
     if kind == "verbosity":
-        value = cmd.get("value")
-        if type(value) is not int or not 0 <= value <= 3:
-            return [{"type": "error", "message": f"verbosity must be 0, 1, 2 or 3 (got {str(value)[:20]})"}]
-        assistant.announcer.config.verbosity = value
-        return [{"type": "verbosity", "value": value}]
+        try:
+            return [{"type": "verbosity", "value": assistant.set_verbosity(cmd.get("value"))}]
+        except ValueError as e:
+            return [{"type": "error", "message": str(e)}]
     if kind == "reset":
-        assistant.tracker.reset()
-        assistant.smoother.reset()
+        assistant.reset()
         return [{"type": "reset"}]
     return [{"type": "error", "message": f"unknown command {str(kind)[:40]!r}"}]
 

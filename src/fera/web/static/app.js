@@ -6,10 +6,9 @@
 const $ = (id) => document.getElementById(id);
 const state = { ws: null, stream: null, paused: false, muted: false, waiting: false, sentAt: 0, timer: null,
                 lastLive: 0, pending: null, lastFile: null, photoRequest: 0 };
-window.fera = { rtts: [], announcements: [] };  // read by the browser tests
+window.fera = { rtts: [], announcements: [], earcons: [] };  // read by the browser tests
 const LIVE_GAP_MS = 1000;  // at most one live-region update per second; the newest waiting text wins
 const FRAME_GAP_MS = 66;   // about 15 frames per second at most
-const TONES = { angry: 196, disgust: 220, fear: 247, happy: 523, neutral: 330, sad: 262, surprise: 659 };
 
 function showAlert(text) { $("alert").textContent = text; }
 
@@ -27,25 +26,41 @@ function setLive(text) {
   state.lastLive = performance.now();
 }
 
-function tone(label, position) {
-  const f = TONES[label] || 440;
+// The assistant's own earcons (the same sounds `fera assist --speech earcons` plays), already panned by the
+// server as the runtime pans them; each file is fetched and decoded once.
+const sounds = new Map();
+
+function earconUrl(code, position) {
+  const edge = code.startsWith("edge_");  // "edge_left": the edge sound, at the left
+  const name = edge ? "edge" : code, where = edge ? position || code.slice(5) : position;
+  return `/earcons/${encodeURIComponent(name)}.wav` + (where ? `?position=${encodeURIComponent(where)}` : "");
+}
+
+async function playEarcon(code, position) {
+  const url = earconUrl(code, position);
   try {
-    const ctx = tone.ctx || (tone.ctx = new AudioContext());
-    const osc = ctx.createOscillator(), gain = ctx.createGain(), pan = ctx.createStereoPanner();
-    osc.frequency.value = f;
-    pan.pan.value = position === "left" ? -0.8 : position === "right" ? 0.8 : 0;
-    gain.gain.setValueAtTime(0.2, ctx.currentTime);
-    gain.gain.exponentialRampToValueAtTime(0.001, ctx.currentTime + 0.25);
-    osc.connect(gain).connect(pan).connect(ctx.destination);
-    osc.start(); osc.stop(ctx.currentTime + 0.3);
-  } catch (e) { /* no audio: the log still has it */ }
+    const ctx = playEarcon.ctx || (playEarcon.ctx = new AudioContext());
+    if (!sounds.has(url)) {
+      sounds.set(url, fetch(url).then((r) => {
+        if (!r.ok) throw new Error(`the server answered ${r.status}`);
+        return r.arrayBuffer();
+      }).then((data) => {
+        window.fera.earcons.push({ url, bytes: Array.from(new Uint8Array(data)) });
+        return ctx.decodeAudioData(data);
+      }));
+    }
+    const source = ctx.createBufferSource();
+    source.buffer = await sounds.get(url);
+    source.connect(ctx.destination);
+    source.start();
+  } catch (e) { sounds.delete(url); logLine(`sound ${code} not played: ${e.message}`); }
 }
 
 function announce(text, earcon, position) {
   window.fera.announcements.push(text || earcon || "");
   logLine(text || `(sound: ${earcon})`);
   if (state.muted) return;
-  if (!text) { if (earcon) tone(earcon, position); return; }
+  if (!text) { if (earcon) playEarcon(earcon, position); return; }
   if ($("speech").checked && "speechSynthesis" in window) {
     speechSynthesis.cancel();  // the newest wins
     speechSynthesis.speak(new SpeechSynthesisUtterance(text));
