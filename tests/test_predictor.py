@@ -107,3 +107,15 @@ def test_shipped_load_onnx_chooses_the_int8_file_itself(tmp_path, monkeypatch):
     assert Classifier(ClassifyConfig(model="plain", int8=True)).model.path.name == "plain.onnx"
     with pytest.raises(FeraError, match="ships no int8 ONNX file"):
         shipped.onnx_path("plain", int8=True)
+
+
+def test_load_keras_reads_shipped_weights_and_any_weights_file(tmp_path):
+    from fera.training.modelio import save_keras_weights
+
+    model, meta = load_keras("fast")
+    assert meta["class_names"] == shipped.card("fast")["class_names"]
+    save_keras_weights(model, meta, tmp_path / "weights.npz")  # as scripts/device/pack_run.py names it
+    again, meta2 = load_keras(str(tmp_path / "weights.npz"))
+    assert meta2 == meta
+    for a, b in zip(model.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)  # fp16-stored both times

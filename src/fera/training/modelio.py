@@ -181,8 +181,8 @@ def load_keras_weights(path: Path):
 
 
 def load_keras(ref: str | Path):
-    """(Keras model, meta) for a shipped name (its fp16-stored weights), a .weights.npz, a .keras/.h5 file or a
-    run folder."""
+    """(Keras model, meta) for a shipped name (its fp16-stored weights), a .weights.npz (any .npz that
+    ``save_keras_weights`` wrote), a .keras/.h5 file or a run folder."""
     from fera import shipped
 
     if shipped.is_shipped(str(ref)):
@@ -193,7 +193,7 @@ def load_keras(ref: str | Path):
     p = Path(ref).expanduser()
     if not p.exists():
         raise shipped.not_found(str(ref), "a .keras/.h5 file or a run folder")
-    if p.name.endswith(".weights.npz"):
+    if p.suffix == ".npz":
         return load_keras_weights(p)
     return load_model(p)
 
