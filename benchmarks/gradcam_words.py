@@ -20,7 +20,8 @@ from PIL import Image  # noqa: E402
 
 from fera.training import explain  # noqa: E402
 from fera.runtime.geometry import face_frame  # noqa: E402
-from fera.runtime.sources import read_image  # noqa: E402
+from fera.images import read_rgb  # noqa: E402
+from fera.training.modelio import load_keras  # noqa: E402
 
 SAMPLES = Path(explain.__file__).resolve().parent / "assets" / "samples"
 
@@ -35,11 +36,11 @@ def peak_part(cam: np.ndarray, keypoints, n: int = 48) -> str:
 
 
 def main(model_ref: str = "vgg13") -> None:
-    model, meta = explain.load_keras_any(model_ref)
+    model, meta = load_keras(model_ref)
     first = named = total = 0
     for name in ("astronaut.png", "grace_hopper.jpg"):
         for mirrored in (False, True):
-            image = read_image(SAMPLES / name)
+            image = read_rgb(SAMPLES / name)
             image = image[:, ::-1].copy() if mirrored else image
             crops, _, points = explain.find_faces(image, keypoints=True)
             for cls in meta["class_names"]:

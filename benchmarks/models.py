@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from fera import shipped
+from fera.images import to_model_input
 from fera.inference import OnnxModel
 
 
@@ -45,7 +46,7 @@ def main() -> int:
     a = ap.parse_args()
     data = val_data(a.data_root)
     rng = np.random.default_rng(0)
-    x8 = rng.random((8, 48, 48, 1), dtype=np.float32) if data is None else data[0][:8, ..., None] / np.float32(255)
+    x8 = rng.random((8, 48, 48, 1), dtype=np.float32) if data is None else data[0][:8]
     rows = []
     for name in shipped.shipped_names():
         for int8 in (False, True):
@@ -58,8 +59,9 @@ def main() -> int:
             load_ms = (time.perf_counter() - t0) * 1000
             row = {"model": name, "file": path.name, "mib": round(path.stat().st_size / 2**20, 2),
                    "load_ms": round(load_ms, 1)}
+            xb = x8 if data is None else to_model_input(x8, m.meta)
             for b in (1, 8):
-                t = m.per_face_ms(x8[:b], a.runs)
+                t = m.per_face_ms(xb[:b], a.runs)
                 row[f"b{b}_p50"], row[f"b{b}_p95"] = round(float(np.percentile(t, 50)), 3), round(
                     float(np.percentile(t, 95)), 3)
             if data is not None:

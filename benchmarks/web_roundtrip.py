@@ -53,7 +53,8 @@ def main() -> int:
     args = ap.parse_args()
     from websockets.sync.client import connect
 
-    from fera.web.server import Models, ServeConfig, decode_image, handle_message
+    from fera.images import read_rgb
+    from fera.web.server import Models, ServeConfig, handle_message
 
     jpeg = frame_jpeg()
     cfg = ServeConfig()
@@ -64,7 +65,7 @@ def main() -> int:
         handle_message(a, {"bytes": jpeg}, cfg)
         base.append((time.perf_counter() - t) * 1000)
     base = base[10:]
-    assert decode_image(jpeg, cfg).shape == (480, 640, 3)
+    assert read_rgb(jpeg, cfg.max_pixels).shape == (480, 640, 3)
 
     srv, port = start_server()
     rtt = []

@@ -28,9 +28,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from fera.images import to_model_input  # noqa: E402
 from fera.training.augment import Batches  # noqa: E402
 from fera.training.config import AugmentConfig, DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from fera.training.data import class_weights, load_dataset, weighting  # noqa: E402
+from fera.training.modelio import PREPROCESSING  # noqa: E402
 from fera.training.models import create_model  # noqa: E402
 from fera.training.train import _Schedule, make_optimizer  # noqa: E402
 
@@ -135,7 +137,7 @@ def main(argv=None) -> int:
     batches = Batches(x, y, ds.num_classes, a.batch_size, seed=cfg.data.seed, shuffle=True, augment_cfg=aug,
                       class_weight=used)
     pick = rng.choice(len(y), min(512, len(y)), replace=False)
-    probe_x = x[pick].astype("float32")[..., None] / 255.0
+    probe_x = to_model_input(x[pick], {"preprocessing": PREPROCESSING})
     probe_y = np.eye(ds.num_classes, dtype="float32")[y[pick]]
     print(f"{a.model}{' (legacy head)' if a.legacy_head else ''}: {len(y)} training faces, "
           f"{keras.backend.backend()} backend, {vars(a)}", flush=True)

@@ -29,7 +29,8 @@ from fera.training.evaluate import held_out, score  # noqa: E402
 from fera.training.export import Int8Refused, export_model  # noqa: E402
 from fera.fileio import write_json  # noqa: E402
 from fera.inference import OnnxModel, calibrate  # noqa: E402
-from fera.training.modelio import load_model  # noqa: E402
+from fera.images import to_model_input  # noqa: E402
+from fera.training.modelio import load_keras, load_model, save_keras_weights  # noqa: E402
 from fera.training.plots import plot_confusion  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -105,14 +106,14 @@ def main() -> int:
         exp8 = {"refused": str(e), "checks": e.checks}
         (out / f"{a.name}.int8.onnx").unlink(missing_ok=True)
     model, meta = load_model(run)
-    shipped.save_keras_weights(model, meta, out / f"{a.name}.weights.npz")
+    save_keras_weights(model, meta, out / f"{a.name}.weights.npz")
     files.append(f"{a.name}.weights.npz")
 
     onnx = OnnxModel.load(out / f"{a.name}.onnx", threads=2)
     x, y, ds, split = held_out(meta, a.data_root, prefer=("val",))
-    xs = x.astype(np.float32)[..., None] / 255.0
-    raw = onnx.raw(xs)
-    flip = (raw + onnx.raw(np.ascontiguousarray(xs[:, :, ::-1]))) / 2
+    xs = to_model_input(x, meta)
+    raw = onnx.predict_array(xs, calibrated=False)
+    flip = onnx.predict_array(xs, flip=True)  # test-time augmentation with the mirrored faces, calibrated
     plain, tta = score(calibrate(raw, onnx.temperature), y, meta["class_names"]), score(flip, y, meta["class_names"])
     keep = without_train_copies(a.data_root, len(y))
     dedup = None if keep is None else {"images": int(keep.sum()),
@@ -120,7 +121,7 @@ def main() -> int:
     plot_confusion(np.array(plain["confusion_matrix"]), meta["class_names"], DOCS / f"{a.name}_confusion.png",
                    f"{a.name} on FER-2013 {split} ({len(y)} images, accuracy {plain['accuracy']:.1%})")
     shutil.copyfile(run / "reliability.png", DOCS / f"{a.name}_reliability.png")
-    keras_w, _ = shipped.load_keras(a.name)  # the fp16-stored weights still give the same answers
+    keras_w, _ = load_keras(a.name)  # the fp16-stored weights still give the same answers
     agree_w = float((np.asarray(keras_w.predict(xs, verbose=0)).argmax(1) == raw.argmax(1)).mean())
 
     lat = {"fp32_b1": latency(onnx, xs, 1), "fp32_b8": latency(onnx, xs, 8)}
@@ -156,7 +157,7 @@ def main() -> int:
                 "without_train_duplicates": dedup},
         "calibration": {"temperature": cal["temperature"], "ece_before": cal["ece_before"],
                         "ece_after": cal["ece_after"], "nll_before": cal["nll_before"], "nll_after": cal["nll_after"],
-                        "ece_after_flip_tta": reliability(calibrate(flip, onnx.temperature), y)["ece"],
+                        "ece_after_flip_tta": reliability(flip, y)["ece"],
                         "bins": 15},
         "export": {"fp32": exp32["fp32"], "int8": exp8.get("int8", exp8),
                    "int8_val_accuracy": q_acc if f"{a.name}.int8.onnx" in files else None,

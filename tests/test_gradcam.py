@@ -117,9 +117,9 @@ def test_heat_words_follow_the_heat_over_the_faces_own_keypoints():
 def test_explain_names_parts_from_the_detected_keypoints(monkeypatch, tmp_path):
     """fera explain hands each face's own keypoints, in crop fractions, to the words."""
     from fera.training import explain
-    from fera.runtime.sources import read_image
+    from fera.images import read_rgb
 
-    crops, boxes, points = explain.find_faces(read_image(SAMPLES / "astronaut.png"), keypoints=True)
+    crops, boxes, points = explain.find_faces(read_rgb(SAMPLES / "astronaut.png"), keypoints=True)
     assert len(crops) == len(points) == 1 and len(points[0]) == 6
     (rx, ry), (lx, ly), (nx, ny), (mx, my) = points[0][:4]
     assert 0.2 < rx < nx < lx < 0.8 and max(ry, ly) < ny < my < 0.9  # eyes, nose, mouth where a face has them

@@ -13,8 +13,7 @@ TRAINING = ("fera.training", "keras", "tensorflow", "torch", "jax")
 RUNTIME_SIDE = sorted([*SRC.glob("runtime/*.py"), *SRC.glob("web/*.py"),
                        SRC / "inference.py", SRC / "images.py", SRC / "shipped.py"])
 # (file, function): the only lazy imports of the training side allowed on the runtime side.
-ALLOWED_LAZY = {("web/server.py", "keras"), ("web/server.py", "explain"),
-                ("shipped.py", "load_keras")}
+ALLOWED_LAZY = {("web/server.py", "keras"), ("web/server.py", "explain")}
 
 
 def _imports(tree: ast.AST):

@@ -98,13 +98,12 @@ def test_results_runs_on_shipped_model(tiny_root, notebook_env):
 
 def test_results_runs_on_a_run_folder(tiny_root, notebook_env, tmp_path):
     """FERA_RUN: learning curves from history.csv, data from the run's config.json (no FERA_DATA)."""
-    from fera import shipped
     from fera.training.config import DataConfig, RunConfig
-    from fera.training.modelio import save_model
+    from fera.training.modelio import load_keras, save_model
 
     run = tmp_path / "run"
     run.mkdir()
-    model, meta = shipped.load_keras("fast")
+    model, meta = load_keras("fast")
     save_model(model, run / "best_model.keras", meta)
     (run / "config.json").write_text(json.dumps(RunConfig(data=DataConfig(data_root=str(tiny_root))).to_dict()))
     (run / "metrics.json").write_text(json.dumps({"best_val_accuracy": 0.5, "best_epoch": 2}))

@@ -69,10 +69,27 @@ def test_report_of_a_run(trained_run, tmp_path, capsys):
     assert "Numbers per epoch" in text and "train.epochs" in text
 
 
-def test_evaluate_writes_the_same_report_for_a_held_out_set(trained_run, demo_root, tmp_path, capsys):
+def test_evaluate_writes_the_same_report_for_a_held_out_set(trained_run, demo_root, tmp_path, capsys, monkeypatch):
+    import keras
+
+    from fera.training import evaluate, modelio
+
+    calls = {"data": 0, "model": 0, "predict": 0}
+
+    def counted(kind, f):
+        def wrapper(*a, **kw):
+            calls[kind] += 1
+            return f(*a, **kw)
+        return wrapper
+
+    monkeypatch.setattr(evaluate, "load_eval_data", counted("data", evaluate.load_eval_data))
+    monkeypatch.setattr(modelio, "load_model", counted("model", modelio.load_model))
+    monkeypatch.setattr(keras.Model, "predict", counted("predict", keras.Model.predict))
     out = tmp_path / "eval"
     assert main(["evaluate", "--model", str(trained_run), "--data_root", str(demo_root), "--out_dir", str(out),
                  "--report", "--json"]) == 0
+    assert calls == {"data": 1, "model": 1, "predict": 1}  # the report reuses the evaluation
+    monkeypatch.undo()
     rep = json.loads(capsys.readouterr().out)
     assert rep["split"] == "test" and rep["report"] == str(out / "report.html")
     page = check_accessible((out / "report.html").read_text())

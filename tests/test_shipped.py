@@ -64,7 +64,9 @@ def test_onnx_and_keras_weights_agree_on_faces(name):
     probs = m.predict([Image.open(f) for f in faces])
     assert probs.shape == (len(faces), 7)
     np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-4)
-    keras_model, meta = shipped.load_keras(name)
+    from fera.training.modelio import load_keras
+
+    keras_model, meta = load_keras(name)
     raw = np.asarray(keras_model.predict(m.preprocess([Image.open(f) for f in faces]), verbose=0))
     assert (raw.argmax(1) == probs.argmax(1)).mean() >= 0.9
     assert meta["class_names"] == m.class_names

@@ -14,8 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
-from fera.training.modelio import load_model  # noqa: E402
-from fera.shipped import save_keras_weights  # noqa: E402
+from fera.training.modelio import load_model, save_keras_weights  # noqa: E402
 
 PART = 15 * 2 ** 20
 SMALL = 4 * 2 ** 20  # run files above this (checkpoints, full-precision models) stay behind

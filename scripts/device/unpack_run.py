@@ -17,8 +17,7 @@ from pathlib import Path
 os.environ.setdefault("KERAS_BACKEND", "torch")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
-from fera.training.modelio import save_model  # noqa: E402
-from fera.shipped import load_keras  # noqa: E402
+from fera.training.modelio import load_keras, save_model  # noqa: E402
 
 
 def main(files: Path, run: Path) -> int:

@@ -119,11 +119,13 @@ def cmd_evaluate(args) -> int:
 
     if not args.model or not args.data_root or not args.out_dir:
         raise FeraError("fera evaluate needs --model, --data_root and --out_dir")
-    m = evaluate_model(args.model, args.data_root, args.out_dir, batch_size=args.batch_size, log=_err)
-    if args.report:
+    ev = evaluate_model(args.model, args.data_root, args.out_dir, batch_size=args.batch_size, log=_err)
+    m = ev.metrics
+    if args.report:  # from the same evaluation: the data are loaded and predicted once
         from fera.training.report import source_of, write_report
 
-        m["report"] = write_report(source_of(args.out_dir), os.path.join(args.out_dir, "report.html"), log=_err)["html"]
+        m["report"] = write_report(source_of(args.out_dir), os.path.join(args.out_dir, "report.html"), log=_err,
+                                   evaluation=ev)["html"]
     if args.json:
         print(json.dumps({k: m[k] for k in ("split", "accuracy", "loss", "macro_f1", "num_images", "report") if k in m}))
     else:

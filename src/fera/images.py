@@ -1,5 +1,7 @@
 """Image decoding: any size, mode (L, RGB, RGBA, P, 16-bit, float) or format -> grayscale uint8 for
-training, and ``read_rgb``: photos and uploads for the assistant, bounded before a pixel is decoded."""
+training, ``read_rgb``: photos and uploads for the assistant, bounded before a pixel is decoded, and
+``frame_to_rgb`` for camera and video frames. ``to_model_input`` turns uint8 faces into what a model takes,
+as its metadata's ``preprocessing`` record says."""
 from __future__ import annotations
 
 import io
@@ -12,8 +14,12 @@ from PIL import Image, ImageOps
 
 from fera.errors import FeraError
 
-# How images are resized to the model's input; recorded with every model.
+# How images are resized to the model's input; recorded with every model as preprocessing "resize".
 RESAMPLE = Image.Resampling.BILINEAR
+RESIZE = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
+          "nearest": Image.Resampling.NEAREST, "box": Image.Resampling.BOX, "lanczos": Image.Resampling.LANCZOS}
+COLORS = ("grayscale",)  # ITU-R 601-2 luma, as PIL's convert("L")
+LAYOUTS = ("NHWC",)
 # What the assistant and the web page open (JPEG includes MPO; no EPS, PSD, ICO ...: fewer decoders face
 # untrusted files).
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "PPM")
@@ -75,7 +81,7 @@ def _rgb(im) -> np.ndarray:
         try:
             im.load()
             im = ImageOps.exif_transpose(im)
-            rgb = np.asarray(_on_white(im).convert("RGB"))
+            rgb = to_rgb(im)
         except Exception:  # noqa: BLE001  (any decoder failure: truncated, corrupt)
             raise ImageRefused("damaged", "the image is damaged and cannot be decoded") from None
     if rgb.ndim != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
@@ -83,24 +89,91 @@ def _rgb(im) -> np.ndarray:
     return rgb
 
 
-def to_gray_array(src: str | os.PathLike | Image.Image, size: tuple[int, int]) -> np.ndarray:
-    """Decode ``src`` and return a (height, width) uint8 grayscale array of ``size``."""
+def to_gray_array(src: str | os.PathLike | Image.Image, size: tuple[int, int],
+                  resample: Image.Resampling = RESAMPLE) -> np.ndarray:
+    """Decode ``src`` and return a (height, width) uint8 grayscale array of ``size`` (resized with ``resample``)."""
     if isinstance(src, Image.Image):
-        return _convert(src, size)
+        return _convert(src, size, resample)
     with Image.open(src) as im:
         im.load()  # decode now, so truncated files fail here
-        return _convert(im, size)
+        return _convert(im, size, resample)
 
 
-def _convert(im: Image.Image, size: tuple[int, int]) -> np.ndarray:
+def _convert(im: Image.Image, size: tuple[int, int], resample: Image.Resampling) -> np.ndarray:
     h, w = size
     if im.width == 0 or im.height == 0:
         raise ValueError("empty image")
     im = ImageOps.exif_transpose(im)
     gray = to_gray(im)
     if gray.size != (w, h):
-        gray = gray.resize((w, h), RESAMPLE, reducing_gap=2.0)
+        gray = gray.resize((w, h), resample, reducing_gap=2.0)
     return np.asarray(gray, dtype=np.uint8)
+
+
+def preprocessing(meta: dict) -> dict:
+    """The model's ``preprocessing`` record, checked: a color, resize or layout fera cannot produce is refused
+    (a clear ``FeraError``) rather than guessed."""
+    p = meta.get("preprocessing")
+    if not isinstance(p, dict) or "scale" not in p:
+        raise FeraError("the model's metadata has no preprocessing record with a scale")
+    checks = (("color", "grayscale", COLORS), ("resize", "bilinear", tuple(RESIZE)), ("layout", "NHWC", LAYOUTS))
+    for key, default, known in checks:
+        if p.get(key, default) not in known:
+            raise FeraError(f"unsupported model preprocessing {key} {p[key]!r} (fera supports {', '.join(known)})")
+    return p
+
+
+def resample_of(meta: dict) -> Image.Resampling:
+    """The resampling filter the model's ``preprocessing["resize"]`` names (bilinear when it names none)."""
+    return RESIZE[preprocessing(meta).get("resize", "bilinear")]
+
+
+def to_model_input(pixels: np.ndarray, meta: dict) -> np.ndarray:
+    """uint8 grayscale faces (N, H, W) or (N, H, W, 1), already at the input size -> the float32 NHWC batch the
+    model takes: pixel * ``meta["preprocessing"]["scale"]``."""
+    scale = np.float32(preprocessing(meta)["scale"])
+    a = np.asarray(pixels)
+    if a.ndim == 3:
+        a = a[..., None]
+    if a.ndim != 4 or a.shape[-1] != 1:
+        raise FeraError(f"expected grayscale faces of shape (N, H, W) or (N, H, W, 1), got {a.shape}")
+    if "input_size" in meta and tuple(a.shape[1:3]) != tuple(meta["input_size"]):
+        raise FeraError(f"faces of {a.shape[1]} x {a.shape[2]} pixels, the model takes "
+                        f"{meta['input_size'][0]} x {meta['input_size'][1]}")
+    return a.astype(np.float32) * scale
+
+
+def frame_to_rgb(frame, order: str = "BGR") -> np.ndarray:
+    """An RGB uint8 H x W x 3 array from a frame array (colour channels in ``order``: "BGR" as OpenCV's cameras
+    and videos give them, or "RGB") of any usual layout: H x W grey, H x W x 1, x 2 (grey + alpha), x 3, x 4
+    (with alpha); uint8, 16-bit (scaled down), bool, or float (0..1 when its maximum is at most 1, else 0..255).
+    Alpha is dropped."""
+    if order not in ("BGR", "RGB"):
+        raise ValueError(f"unknown channel order {order!r} (BGR or RGB)")
+    a = np.asarray(frame)
+    if a.ndim == 3 and a.shape[2] in (1, 2):
+        a = a[:, :, 0]
+    if a.ndim == 2:
+        a = np.repeat(a[:, :, None], 3, axis=2)
+    if a.ndim != 3 or a.shape[2] not in (3, 4) or a.shape[0] < 1 or a.shape[1] < 1:
+        raise FeraError(f"expected an image of shape H x W (x 1, 2, 3 or 4 channels), got an array of shape {a.shape}")
+    a = a[:, :, 2::-1] if order == "BGR" else a[:, :, :3]
+    if a.dtype == np.uint8:
+        return np.ascontiguousarray(a)
+    if a.dtype == np.bool_:
+        return np.ascontiguousarray(a.astype(np.uint8) * 255)
+    if a.dtype in (np.uint16, np.int32, np.uint32, np.int64):
+        return np.ascontiguousarray(np.clip(a // 257 if a.max(initial=0) > 255 else a, 0, 255).astype(np.uint8))
+    if np.issubdtype(a.dtype, np.floating):
+        f = np.nan_to_num(a.astype(np.float32))
+        f = f * 255 if f.max(initial=0) <= 1.0 else f
+        return np.ascontiguousarray(np.clip(f + 0.5, 0, 255).astype(np.uint8))
+    raise FeraError(f"expected an image of integers or floats, got dtype {a.dtype}")
+
+
+def to_rgb(im: Image.Image) -> np.ndarray:
+    """An RGB uint8 array of a decoded PIL image (transparency on white)."""
+    return np.asarray(_on_white(im).convert("RGB"))
 
 
 def to_gray(im: Image.Image) -> Image.Image:

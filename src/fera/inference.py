@@ -10,6 +10,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -29,20 +30,100 @@ def calibrate(probs: np.ndarray, temperature: float) -> np.ndarray:
 
 
 def preprocess(faces, meta: dict) -> np.ndarray:
-    """Face crops (PIL images or arrays, any mode/size) -> the NHWC float32 input ``meta`` describes."""
+    """Face crops (PIL images or arrays, any mode/size) -> the NHWC float32 input ``meta`` describes: its
+    ``preprocessing`` record names the color ("grayscale"), the resize filter and the scale."""
     from PIL import Image
 
-    from fera.images import to_gray_array
+    from fera.images import resample_of, to_gray_array, to_model_input
 
     h, w = meta["input_size"]
-    out = np.empty((len(faces), h, w, 1), dtype=np.float32)
+    resample = resample_of(meta)  # refuses a color, resize or layout fera cannot produce
+    out = np.empty((len(faces), h, w), dtype=np.uint8)
     for i, f in enumerate(faces):
         if isinstance(f, np.ndarray) and f.shape == (h, w) and f.dtype == np.uint8:
-            g = f
+            out[i] = f
         else:
-            g = to_gray_array(f if isinstance(f, Image.Image) else Image.fromarray(np.asarray(f)), (h, w))
-        out[i, :, :, 0] = g
-    return out * np.float32(meta["preprocessing"]["scale"])
+            out[i] = to_gray_array(f if isinstance(f, Image.Image) else Image.fromarray(np.asarray(f)), (h, w),
+                                   resample)
+    return to_model_input(out, meta)
+
+
+def probabilities(raw: Callable[[np.ndarray], np.ndarray], x: np.ndarray, temperature: float, flip: bool = False,
+                  calibrated: bool = True) -> np.ndarray:
+    """Class probabilities of a model input batch ``x`` (NHWC) from ``raw`` (the network's own probabilities):
+    ``flip`` averages with the mirrored faces (test-time augmentation), ``calibrated`` applies the temperature."""
+    p = raw(x)
+    if flip:
+        p = (p + raw(np.ascontiguousarray(x[:, :, ::-1]))) / 2
+    return calibrate(p, temperature) if calibrated else p
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """A fera classifier, whatever runs it (ONNX Runtime: ``OnnxModel``; Keras: ``training.modelio.KerasPredictor``)."""
+
+    meta: dict
+
+    @property
+    def class_names(self) -> list[str]: ...
+
+    @property
+    def input_size(self) -> tuple[int, int]: ...
+
+    @property
+    def temperature(self) -> float: ...
+
+    def predict(self, faces, flip: bool = False, calibrated: bool = True) -> np.ndarray:
+        """Probabilities (N, classes) for face crops of any mode and size."""
+
+    def predict_uint8(self, x: np.ndarray, flip: bool = False, calibrated: bool = True,
+                      batch_size: int | None = None) -> np.ndarray:
+        """Probabilities (N, classes) for uint8 grayscale faces already at the input size, ``batch_size`` per
+        network call (default: the predictor's own, 256 unless it was loaded with another)."""
+
+
+class Predicting:
+    """``Predictor`` written once over ``raw(x, batch_size)`` (the network's own probabilities of a model
+    input batch) and ``meta``: the implementations differ only in how they run the network."""
+
+    meta: dict
+    batch_size = 256  # faces per network call when a call names none
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.meta["class_names"])
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return tuple(self.meta["input_size"])
+
+    @property
+    def temperature(self) -> float:
+        return float(self.meta.get("temperature", 1.0))
+
+    def raw(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """The network's own probabilities for a model input batch (NHWC float32; no calibration)."""
+        raise NotImplementedError
+
+    def preprocess(self, faces) -> np.ndarray:
+        """Face crops (PIL images or arrays, any mode/size; uint8 grayscale if already arrays) -> NHWC float32."""
+        return preprocess(faces, self.meta)
+
+    def predict(self, faces, flip: bool = False, calibrated: bool = True) -> np.ndarray:
+        """Calibrated class probabilities (N, classes); ``flip`` averages with the mirrored faces."""
+        return self.predict_array(self.preprocess(faces), flip, calibrated)
+
+    def predict_array(self, x: np.ndarray, flip: bool = False, calibrated: bool = True,
+                      batch_size: int | None = None) -> np.ndarray:
+        """As ``predict``, for a model input batch (NHWC float32)."""
+        return probabilities(lambda b: self.raw(b, batch_size), x, self.temperature, flip, calibrated)
+
+    def predict_uint8(self, x: np.ndarray, flip: bool = False, calibrated: bool = True,
+                      batch_size: int | None = None) -> np.ndarray:
+        """Probabilities for uint8 grayscale images (N, H, W) already at the input size."""
+        from fera.images import to_model_input
+
+        return self.predict_array(to_model_input(x, self.meta), flip, calibrated, batch_size)
 
 
 def session_options(threads: int | None = None):
@@ -56,13 +137,14 @@ def session_options(threads: int | None = None):
 
 
 @dataclass
-class OnnxModel:
-    """A fera ONNX classifier: ``predict`` maps grayscale face crops to calibrated probabilities."""
+class OnnxModel(Predicting):
+    """A fera ONNX classifier (a ``Predictor``): ``predict`` maps face crops to calibrated probabilities."""
 
     path: Path
     meta: dict
     session: object = field(repr=False)
     input_name: str = ""
+    batch_size: int = 256
 
     @classmethod
     def load(cls, path: str | os.PathLike, threads: int | None = None) -> "OnnxModel":
@@ -81,41 +163,14 @@ class OnnxModel:
                             "(export models with `fera export`)")
         return cls(path, json.loads(raw), sess, sess.get_inputs()[0].name)
 
-    @property
-    def class_names(self) -> list[str]:
-        return list(self.meta["class_names"])
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        return tuple(self.meta["input_size"])
-
-    @property
-    def temperature(self) -> float:
-        return float(self.meta.get("temperature", 1.0))
-
-    def preprocess(self, faces) -> np.ndarray:
-        """Face crops (PIL images or arrays, any mode/size; uint8 grayscale if already arrays) -> NHWC float32."""
-        return preprocess(faces, self.meta)
-
-    def raw(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    def raw(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """The network's own probabilities for an already preprocessed NHWC batch (no calibration)."""
+        batch_size = batch_size or self.batch_size
         if len(x) == 0:
             return np.zeros((0, len(self.class_names)), dtype=np.float32)
         parts = [self.session.run(None, {self.input_name: x[i:i + batch_size]})[0]
                  for i in range(0, len(x), batch_size)]
         return np.concatenate(parts).astype(np.float32)
-
-    def predict(self, faces, flip: bool = False, calibrated: bool = True) -> np.ndarray:
-        """Calibrated class probabilities (N, classes); ``flip`` averages with the mirrored faces."""
-        x = self.preprocess(faces)
-        return self.predict_array(x, flip, calibrated)
-
-    def predict_array(self, x: np.ndarray, flip: bool = False, calibrated: bool = True,
-                      batch_size: int = 256) -> np.ndarray:
-        p = self.raw(x, batch_size)
-        if flip:
-            p = (p + self.raw(np.ascontiguousarray(x[:, :, ::-1]), batch_size)) / 2
-        return calibrate(p, self.temperature) if calibrated else p
 
     def per_face_ms(self, xb: np.ndarray, runs: int = 300, warmup: int = 20) -> np.ndarray:
         """Milliseconds per face of ``runs`` calls on the batch ``xb``, after ``warmup`` calls (benchmarks)."""
@@ -129,8 +184,3 @@ class OnnxModel:
             self.raw(xb)
             t[i] = (time.perf_counter() - t0) * 1000 / len(xb)
         return t
-
-    def predict_uint8(self, x: np.ndarray, **kw) -> np.ndarray:
-        """Probabilities for uint8 grayscale images (N, H, W) already at the input size."""
-        scaled = x.astype(np.float32)[..., None] * np.float32(self.meta["preprocessing"]["scale"])
-        return self.predict_array(scaled, **kw)

@@ -3,7 +3,7 @@
 For each NAME, ``fera/assets/models`` holds:
   NAME.onnx          fp32 ONNX (what the assistant runs), metadata inside
   NAME.int8.onnx     static int8 ONNX, when it agreed with fp32 on >= 99.5% of val
-  NAME.weights.npz   the Keras weights (fp16 storage) for Grad-CAM and fine-tuning
+  NAME.weights.npz   the Keras weights (fp16 storage) for Grad-CAM and fine-tuning (``fera.training.modelio``)
   NAME.json          the model card's numbers: data, command, commit, accuracy, calibration, latency
 No file is downloaded: everything is in the wheel.
 """
@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-
-import numpy as np
 
 from fera.errors import FeraError
 
@@ -54,42 +52,27 @@ def not_found(ref: str, other: str = "an .onnx file") -> FeraError:
                      f"or give {other})")
 
 
+def has_int8(name: str) -> bool:
+    """Whether the shipped model ``name`` has an int8 file (its card lists one)."""
+    return is_shipped(name) and f"{name}.int8.onnx" in card(name)["files"]
+
+
+def weights_path(name: str) -> Path:
+    """The fp16-stored Keras weights of a shipped model (rebuilt by ``fera.training.modelio.load_keras``)."""
+    _check(name)
+    return MODELS_DIR / f"{name}.weights.npz"
+
+
 def load_onnx(ref: str, int8: bool = False, threads: int | None = None):
-    """An ``OnnxModel`` from a shipped name or an ``.onnx`` path."""
+    """An ``OnnxModel`` from a shipped name or an ``.onnx`` path. ``int8``: a shipped name's int8 file when its
+    card lists one (its fp32 file otherwise); a path is loaded as it is."""
     from fera.inference import OnnxModel
 
-    if not is_shipped(ref) and not Path(ref).expanduser().is_file():
+    if is_shipped(ref):
+        return OnnxModel.load(onnx_path(ref, int8 and has_int8(ref)), threads)
+    if not Path(ref).expanduser().is_file():
         raise not_found(ref)
-    return OnnxModel.load(onnx_path(ref, int8) if is_shipped(ref) else Path(ref).expanduser(), threads)
-
-
-def save_keras_weights(model, meta: dict, path: Path) -> None:
-    """The weights of a Keras model in fp16 storage (half the size), with its fera metadata."""
-    from fera.fileio import atomic_path
-
-    arrays = {f"w{i:03d}": w.astype(np.float16) for i, w in enumerate(model.get_weights())}
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, meta=np.array(json.dumps(meta)), **arrays)
-
-
-def load_keras(ref: str):
-    """(Keras model, meta) behind a shipped name, rebuilt from the registry and its fp16-stored weights."""
-    from fera.training.modelio import LEGACY_ARCHITECTURE
-    from fera.training.models import create_model
-
-    path = MODELS_DIR / f"{ref}.weights.npz"
-    path = path if path.is_file() else Path(ref)
-    if not path.is_file():
-        raise FeraError(f"no Keras weights for {ref!r}: not a shipped name nor a .weights.npz file")
-    with np.load(path) as z:
-        meta = json.loads(str(z["meta"]))
-        weights = [z[k].astype(np.float32) for k in sorted(k for k in z.files if k.startswith("w"))]
-    h, w = meta["input_size"]
-    model = create_model(meta["model"], input_shape=(h, w, 1), num_classes=len(meta["class_names"]),
-                         **meta.get("architecture", LEGACY_ARCHITECTURE))
-    model.set_weights(weights)
-    return model, meta
+    return OnnxModel.load(Path(ref).expanduser(), threads)
 
 
 def _check(name: str) -> None:

@@ -43,9 +43,7 @@ class Classifier:
         if model is None:
             from fera import shipped
 
-            c = self.config
-            int8 = c.int8 and shipped.is_shipped(c.model) and f"{c.model}.int8.onnx" in shipped.card(c.model)["files"]
-            model = shipped.load_onnx(c.model, int8=int8)
+            model = shipped.load_onnx(self.config.model, int8=self.config.int8)
         self.model = model
 
     @property

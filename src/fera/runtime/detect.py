@@ -135,28 +135,13 @@ def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, i
 def as_rgb(image) -> np.ndarray:
     """An RGB uint8 H x W x 3 array from a PIL image or an array of any usual layout: H x W grey,
     H x W x 1, x 2 (grey + alpha), x 3 RGB, x 4 RGBA; uint8, 16-bit (scaled down), bool, or float
-    (0..1 when its maximum is at most 1, else 0..255). Alpha is dropped."""
-    if isinstance(image, Image.Image):
-        image = np.asarray(image.convert("RGB"))
-    a = np.asarray(image)
-    if a.ndim == 3 and a.shape[2] in (1, 2):
-        a = a[:, :, 0]
-    if a.ndim == 2:
-        a = np.repeat(a[:, :, None], 3, axis=2)
-    if a.ndim != 3 or a.shape[2] not in (3, 4) or a.shape[0] < 1 or a.shape[1] < 1:
-        raise FeraError(f"expected an image of shape H x W (x 1, 2, 3 or 4 channels), got an array of shape {a.shape}")
-    a = a[:, :, :3]
-    if a.dtype == np.uint8:
-        return np.ascontiguousarray(a)
-    if a.dtype == np.bool_:
-        return np.ascontiguousarray(a.astype(np.uint8) * 255)
-    if a.dtype in (np.uint16, np.int32, np.uint32, np.int64):
-        return np.ascontiguousarray(np.clip(a // 257 if a.max(initial=0) > 255 else a, 0, 255).astype(np.uint8))
-    if np.issubdtype(a.dtype, np.floating):
-        f = np.nan_to_num(a.astype(np.float32))
-        f = f * 255 if f.max(initial=0) <= 1.0 else f
-        return np.ascontiguousarray(np.clip(f + 0.5, 0, 255).astype(np.uint8))
-    raise FeraError(f"expected an image of integers or floats, got dtype {a.dtype}")
+    (0..1 when its maximum is at most 1, else 0..255). Alpha is dropped (a PIL image's transparency goes on
+    white)."""
+    from fera.images import frame_to_rgb, to_rgb
+
+    if isinstance(image, Image.Image):  # transparency on white, as every decoded photo
+        image = to_rgb(image)
+    return frame_to_rgb(image, order="RGB")
 
 
 class BlazeFaceDetector:

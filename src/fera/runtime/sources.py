@@ -1,7 +1,8 @@
 """Where frames come from: a camera index, a video file, an image, a folder of images, or ``-``
 (one image path per line on stdin). Every source yields ``Frame`` objects (RGB uint8 arrays).
 
-Images are decoded with Pillow (EXIF orientation applied); unreadable files are skipped and counted,
+Images are decoded by ``fera.images.read_rgb`` (EXIF orientation applied, photos over
+``fera.images.MAX_PIXELS`` refused from their header); unreadable files are skipped and counted,
 never fatal. Cameras and videos use OpenCV, imported only when one is opened.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Iterator
 import numpy as np
 
 from fera.errors import FeraError
+from fera.images import frame_to_rgb, read_rgb
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
@@ -57,18 +59,10 @@ class Source:
             close()
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """An RGB uint8 array from an image file (EXIF orientation applied); photos over
-    ``fera.images.MAX_PIXELS`` are refused from their header, before decoding."""
-    from fera.images import read_rgb
-
-    return read_rgb(path)
-
-
 def _photos(paths: list[Path], skipped: list[Skipped]) -> Iterator[Frame]:
     for i, p in enumerate(paths):
         try:
-            img = read_image(p)
+            img = read_rgb(p)
         except Exception as e:  # noqa: BLE001  (any decoder failure: skip, count, go on)
             skipped.append(Skipped(str(p), (str(e).splitlines() or [type(e).__name__])[0][:120]))
             continue
@@ -87,14 +81,6 @@ class CaptureConfig:
 
 class SourceLost(FeraError):
     """A camera stopped sending frames and could not be reopened."""
-
-
-def _to_rgb(bgr: np.ndarray) -> np.ndarray:
-    import cv2
-
-    if bgr.ndim == 2 or bgr.shape[2] == 1:
-        return cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGRA2RGB if bgr.shape[2] == 4 else cv2.COLOR_BGR2RGB)
 
 
 def _capture(open_cap, name: str, live: bool, max_frames: int | None, notice,
@@ -132,7 +118,7 @@ def _capture(open_cap, name: str, live: bool, max_frames: int | None, notice,
             else:
                 ms = cap.get(cv2.CAP_PROP_POS_MSEC)
                 ts = ms / 1000 if ms and ms > 0 else (i / fps if fps > 0 else float(i))
-            yield Frame(_to_rgb(bgr), ts, name, i)
+            yield Frame(frame_to_rgb(bgr, order="BGR"), ts, name, i)
             i += 1
     finally:
         cap.release()
@@ -226,7 +212,7 @@ def open_source(spec: str, stdin=None, max_frames: int | None = None, notice=_st
         opener, fps = _opener(str(p), "video")
         return Source(str(p), _capture(opener, str(p), False, max_frames, notice, capture), fps=fps)
     try:  # an image with an unusual name?
-        read_image(p)
+        read_rgb(p)
     except Exception:  # noqa: BLE001
         raise FeraError(f"{p} is neither an image nor a video fera can read") from None
     return Source(str(p), _photos([p], skipped), still=True, skipped=skipped, count=1)

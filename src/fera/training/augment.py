@@ -15,7 +15,9 @@ import cv2
 import keras
 import numpy as np
 
+from fera.images import to_model_input
 from fera.training.config import AugmentConfig
+from fera.training.modelio import PREPROCESSING
 
 
 def random_affine(rng: np.random.Generator, n: int, height: int, width: int, cfg: AugmentConfig) -> np.ndarray:
@@ -70,16 +72,19 @@ def random_erasing(x: np.ndarray, rng: np.random.Generator, p: float, area=(0.02
 
 
 class Batches(keras.utils.PyDataset):
-    """Batches of (images in [0, 1] as (n, h, w, 1), one-hot labels[, per-sample class weights]).
+    """Batches of (model input (n, h, w, 1), one-hot labels[, per-sample class weights]).
 
+    The images become model input as ``meta["preprocessing"]`` says (default: fera's, pixels in [0, 1]).
     With ``targets`` ((N, classes) label distributions, e.g. FER+ votes) those replace the one-hot
     labels; class weights still follow ``y``.
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, num_classes: int, batch_size: int, *, seed: int = 0,
                  shuffle: bool = False, augment_cfg: AugmentConfig | None = None,
-                 class_weight: dict[int, float] | None = None, targets: np.ndarray | None = None):
+                 class_weight: dict[int, float] | None = None, targets: np.ndarray | None = None,
+                 meta: dict | None = None):
         super().__init__()
+        self.meta = {"preprocessing": PREPROCESSING} if meta is None else meta
         self.x, self.y, self.num_classes, self.batch_size, self.targets = x, y, num_classes, batch_size, targets
         self.seed, self.shuffle, self.augment_cfg = seed, shuffle, augment_cfg
         self.weights = None if class_weight is None else np.array([class_weight[i] for i in range(num_classes)],
@@ -97,7 +102,7 @@ class Batches(keras.utils.PyDataset):
 
     def __getitem__(self, i: int):
         idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
-        xb = self.x[idx].astype("float32")[..., None] / 255.0
+        xb = to_model_input(self.x[idx], self.meta)
         if self.augment_cfg is not None:
             xb = augment(xb, np.random.default_rng([self.seed, self.epoch, i]), self.augment_cfg)
         yb = np.eye(self.num_classes, dtype="float32")[self.y[idx]] if self.targets is None else self.targets[idx]

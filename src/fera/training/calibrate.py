@@ -77,15 +77,15 @@ def calibrate_model(model_ref: str, data_root: str | None = None, out_dir: str |
     """
     from pathlib import Path
 
-    from fera.training.evaluate import held_out, predict_proba, run_data_root
     from fera.fileio import write_json
-    from fera.training.modelio import load_model, resolve_model_path, save_model
+    from fera.training.evaluate import held_out, run_data_root
+    from fera.training.modelio import KerasPredictor, load_model, resolve_model_path, save_model
     from fera.training.plots import plot_reliability
 
     path = resolve_model_path(model_ref)
     model, meta = load_model(path)
     x, y, ds, split = held_out(meta, data_root or run_data_root(path), prefer=("val",), log=log)
-    rep = calibration_report(predict_proba(model, x), y)
+    rep = calibration_report(KerasPredictor(model, meta).predict_uint8(x, calibrated=False), y)
     rep = {"model": str(path), "data": ds.source, "split": split, **rep}
     meta = {**meta, "temperature": rep["temperature"]}
     for p in {path} | {path.parent / n for n in ("best_model.keras", "best_model.h5") if (path.parent / n).is_file()}:

@@ -1,21 +1,17 @@
 """Evaluation: predictions -> accuracy, loss, macro-F1, per-class report, confusion matrix."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from fera.training.config import DataConfig
-from fera.training.data import Dataset, Split, load_eval_data
 from fera.errors import FeraError
 from fera.fileio import write_json
-
-
-def predict_proba(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Class probabilities for uint8 images (N, H, W); rescaled as in training."""
-    if len(x) == 0:
-        return np.zeros((0, model.output_shape[-1]), dtype="float32")
-    return np.asarray(model.predict(x.astype("float32")[..., None] / 255.0, batch_size=batch_size, verbose=0))
+from fera.inference import Predictor, calibrate
+from fera.training.config import DataConfig
+from fera.training.data import Dataset, Split, load_eval_data
+from fera.training.modelio import load_predictor
 
 
 def score(probs: np.ndarray, y: np.ndarray, class_names: list[str]) -> dict:
@@ -86,48 +82,53 @@ def held_out(meta: dict, data_root: str | None, prefer=("test", "val"), log=prin
     return part.x, align_labels(ds.class_names, meta["class_names"], part.y), ds, split
 
 
-def load_any(model_ref: str, batch_size: int = 256):
-    """(predict(uint8 images) -> calibrated probabilities, meta, description) for a shipped name,
-    an .onnx file (ONNX Runtime) or a Keras model file / run folder (Keras)."""
-    from fera import shipped
+@dataclass
+class Evaluation:
+    """What evaluating a model on held-out data gives, computed once: the report and the CLI reuse it."""
 
-    if shipped.is_shipped(model_ref) or str(model_ref).endswith(".onnx"):
-        m = shipped.load_onnx(model_ref)
-        return (lambda x: m.predict_uint8(x, batch_size=batch_size)), m.meta, f"{model_ref} ({m.path.name}, ONNX Runtime)"
-    p = Path(model_ref).expanduser()
-    if not p.exists() and (p.suffix or len(p.parts) > 1):
-        raise shipped.not_found(model_ref, "an .onnx, .keras or .h5 file or a run folder")
-    if not p.exists():
-        raise FeraError(f"no shipped model, model file or run folder named {model_ref!r} "
-                        f"(shipped: {', '.join(shipped.shipped_names()) or 'none'})")
-    from fera.inference import calibrate
-    from fera.training.modelio import load_model, resolve_model_path
-
-    model, meta = load_model(model_ref)
-    return (lambda x: calibrate(predict_proba(model, x, batch_size), meta.get("temperature", 1.0)), meta,
-            str(resolve_model_path(model_ref)))
+    predictor: Predictor
+    described: str  # which model, as the CLI and the report name it
+    meta: dict
+    x: np.ndarray  # uint8 faces (N, H, W)
+    y: np.ndarray  # labels in the model's class order
+    dataset: Dataset
+    split: str
+    raw: np.ndarray  # the network's own probabilities (uncalibrated)
+    probs: np.ndarray  # calibrated with the model's temperature
+    result: dict  # score(probs, y, ...): accuracy, loss, macro-F1, per class, confusion matrix
+    metrics: dict | None = None  # metrics.json, once written
 
 
-def evaluate_model(model_ref: str, data_root: str, out_dir: str, batch_size: int = 256, log=print) -> dict:
-    """`fera evaluate`: score a model on held-out data and write metrics.json and the artifacts.
-
-    Probabilities are calibrated with the model's temperature (accuracy does not depend on it)."""
-    predict, meta, described = load_any(model_ref, batch_size)
-    class_names = meta["class_names"]
-    x, y, ds, split = held_out(meta, data_root, log=log)
+def evaluation(model_ref: str, data_root: str | None, prefer=("test", "val"), batch_size: int = 256,
+               log=print) -> Evaluation:
+    """Load the model and the held-out data once, predict once (raw and calibrated), score."""
+    predictor, described = load_predictor(model_ref, batch_size)
+    meta = predictor.meta
+    x, y, ds, split = held_out(meta, data_root, prefer, log=log)
     log(f"evaluating {described} on {split} of {ds.source}: {len(y)} images"
         + (f", {len(ds.skipped)} file(s) skipped" if ds.skipped else ""))
-    result = score(predict(x), y, class_names)
+    raw = predictor.predict_uint8(x, calibrated=False)
+    probs = calibrate(raw, predictor.temperature)
+    return Evaluation(predictor, described, meta, x, y, ds, split, raw, probs, score(probs, y, meta["class_names"]))
+
+
+def evaluate_model(model_ref: str, data_root: str, out_dir: str, batch_size: int = 256, log=print) -> Evaluation:
+    """`fera evaluate`: score a model on held-out data and write metrics.json and the artifacts (the returned
+    ``Evaluation`` holds them in ``metrics``).
+
+    Probabilities are calibrated with the model's temperature (accuracy does not depend on it)."""
+    ev = evaluation(model_ref, data_root, batch_size=batch_size, log=log)
+    class_names, result, ds = ev.meta["class_names"], ev.result, ev.dataset
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_artifacts(out, result, class_names, split, ds.source)
-    metrics = {"model": described, "model_ref": str(model_ref), "data": ds.source, "data_root": str(data_root),
-               "split": split, "temperature": meta.get("temperature", 1.0),
-               **{k: v for k, v in result.items() if k != "confusion_matrix"},
-               "confusion_matrix": result["confusion_matrix"], "class_names": class_names,
-               "skipped_files": _skipped_summary(ds)}
-    write_json(out / "metrics.json", metrics)
-    return metrics
+    write_artifacts(out, result, class_names, ev.split, ds.source)
+    ev.metrics = {"model": ev.described, "model_ref": str(model_ref), "data": ds.source, "data_root": str(data_root),
+                  "split": ev.split, "temperature": ev.meta.get("temperature", 1.0),
+                  **{k: v for k, v in result.items() if k != "confusion_matrix"},
+                  "confusion_matrix": result["confusion_matrix"], "class_names": class_names,
+                  "skipped_files": _skipped_summary(ds)}
+    write_json(out / "metrics.json", ev.metrics)
+    return ev
 
 
 def _skipped_summary(ds: Dataset, n: int = 10) -> dict:

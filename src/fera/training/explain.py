@@ -17,19 +17,6 @@ from fera.errors import FeraError
 CROP_AS_IS_MAX = 128  # an image with no side longer than this is a face crop (like FER's 48 x 48), used as is
 
 
-def load_keras_any(ref: str):
-    """(Keras model, meta) for a shipped name, a .keras/.h5 file or a run folder."""
-    from fera import shipped
-
-    if shipped.is_shipped(ref):
-        return shipped.load_keras(ref)
-    if not Path(ref).expanduser().exists():
-        raise shipped.not_found(ref, "a .keras/.h5 file or a run folder")
-    from fera.training.modelio import load_model
-
-    return load_model(ref)
-
-
 # Where the six keypoints (fera.runtime.geometry) lie in a face crop, as fractions of its side, when the
 # detector's own are not known: the median over the sample portraits' square crops (margin 1.25), and over
 # 376 FER-2013 val images (for a small image taken as a crop as it is), as the detector found them.
@@ -169,12 +156,13 @@ def explain_image(model_ref: str, image_path: str, out: str | None = None, class
     """Grad-CAM for every face of a photo; one overlay PNG per face (``out``, or NAME_gradcam.png)."""
     from fera import shipped
     from fera.fileio import atomic_path
-    from fera.runtime.sources import read_image
+    from fera.images import read_rgb
+    from fera.training.modelio import load_keras
 
     if not shipped.is_shipped(model_ref) and not Path(model_ref).expanduser().exists():
         raise shipped.not_found(model_ref, "a .keras/.h5 file or a run folder")  # before any work
     try:
-        image = read_image(image_path)
+        image = read_rgb(image_path)
     except FileNotFoundError:
         raise FeraError(f"image not found: {image_path}") from None
     except Exception as e:  # noqa: BLE001  (any decoder failure)
@@ -182,7 +170,7 @@ def explain_image(model_ref: str, image_path: str, out: str | None = None, class
     crops, boxes, points = find_faces(image, whole, keypoints=True)
     if not crops:
         raise FeraError(f"no face found in {image_path} (--whole explains the whole image as one face)")
-    model, meta = load_keras_any(model_ref)
+    model, meta = load_keras(model_ref)
     cams, probs, idx = explain_faces(model, meta, crops, class_name)
     names = meta["class_names"]
     base = Path(out) if out else Path(f"{Path(image_path).stem}_gradcam.png")

@@ -17,6 +17,7 @@ import numpy as np
 
 from fera.errors import FeraError
 from fera.fileio import atomic_path
+from fera.images import to_model_input
 from fera.inference import META_KEY, OnnxModel
 
 FP32_TOLERANCE = 1e-4  # max |p_onnx - p_keras| for the fp32 file
@@ -172,7 +173,7 @@ def export_model(model_ref: str, out: str, int8: bool = False, data_root: str | 
     model, meta = load_model(path)
     data_root = data_root or run_data_root(path)
     x, _, ds, split = held_out(meta, data_root, prefer=("val", "test"), log=log)
-    check_x = x.astype(np.float32)[..., None] * np.float32(meta["preprocessing"]["scale"])
+    check_x = to_model_input(x, meta)
     log(f"checking against {len(x)} {split} images of {ds.source}")
     out = Path(out)
     report = {"model": str(path), "out": str(out), "check_data": f"{ds.source} ({split})"}
@@ -181,7 +182,7 @@ def export_model(model_ref: str, out: str, int8: bool = False, data_root: str | 
         return report
     calib = ds.splits["train"].x if "train" in ds.splits else x  # activation ranges from training faces
     pick = np.random.default_rng(0).permutation(len(calib))[:calibration_images]
-    calib_x = calib[np.sort(pick)].astype(np.float32)[..., None] * np.float32(meta["preprocessing"]["scale"])
+    calib_x = to_model_input(calib[np.sort(pick)], meta)
     with tempfile.TemporaryDirectory() as d:
         fp32_path = Path(d) / "fp32.onnx"
         report["fp32"] = export_fp32(model, meta, fp32_path, check_x, log)

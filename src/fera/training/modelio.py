@@ -3,15 +3,23 @@
 Every checkpoint carries a ``fera`` metadata record (class names, input size, preprocessing,
 calibration temperature): inside the ``.keras`` zip as ``fera.json`` and as an attribute of
 the ``.h5`` file. Nothing is guessed from file names.
+
+Loading by reference (a shipped name, a file or a run folder): ``load_keras`` gives the Keras model and
+its meta, ``load_predictor`` a ``fera.inference.Predictor`` (ONNX Runtime for shipped names and .onnx files,
+``KerasPredictor`` otherwise).
 """
 from __future__ import annotations
 
 import json
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from fera.errors import FeraError
 from fera.fileio import atomic_path
+from fera.inference import Predicting
 
 META_FILE = "fera.json"  # inside .keras
 META_ATTR = "fera"  # on the .h5 root group
@@ -22,6 +30,12 @@ FORMAT = 1
 # "architecture" record are older and had no BatchNorm in the head.
 ARCHITECTURE = {"head_bn": True}
 LEGACY_ARCHITECTURE = {"head_bn": False}
+PREPROCESSING = {
+    "color": "grayscale",  # ITU-R 601-2 luma, as PIL's convert("L")
+    "resize": "bilinear",
+    "scale": 1 / 255,  # model input = pixel * scale, so in [0, 1]
+    "layout": "NHWC",  # (batch, height, width, 1)
+}
 
 
 def make_meta(class_names, img_size, model_name: str, temperature: float = 1.0) -> dict:
@@ -31,12 +45,7 @@ def make_meta(class_names, img_size, model_name: str, temperature: float = 1.0) 
         "architecture": dict(ARCHITECTURE),  # create_model(model, **architecture) rebuilds the layers
         "class_names": list(class_names),
         "input_size": [int(img_size[0]), int(img_size[1])],  # height, width
-        "preprocessing": {
-            "color": "grayscale",  # ITU-R 601-2 luma, as PIL's convert("L")
-            "resize": "bilinear",
-            "scale": 1 / 255,  # model input = pixel * scale, so in [0, 1]
-            "layout": "NHWC",  # (batch, height, width, 1)
-        },
+        "preprocessing": dict(PREPROCESSING),  # what fera.images.to_model_input does
         "temperature": float(temperature),  # calibration: softmax(logits / T); 1.0 = uncalibrated
     }
 
@@ -133,3 +142,76 @@ def _meta_from_run_dir(path: Path, model) -> dict:
     names = json.loads(label_map.read_text())
     _, h, w, _ = model.input_shape
     return make_meta([names[str(i)] for i in range(len(names))], (h, w), model.name)
+
+
+@dataclass
+class KerasPredictor(Predicting):
+    """A Keras model and its meta as a ``fera.inference.Predictor`` (the same flip and calibration as ONNX)."""
+
+    model: object
+    meta: dict
+    batch_size: int = 256
+
+    def raw(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        if len(x) == 0:
+            return np.zeros((0, len(self.class_names)), dtype=np.float32)
+        return np.asarray(self.model.predict(x, batch_size=batch_size or self.batch_size, verbose=0))
+
+
+def save_keras_weights(model, meta: dict, path: Path) -> None:
+    """The weights of a Keras model in fp16 storage (half the size), with its fera metadata (``.weights.npz``)."""
+    arrays = {f"w{i:03d}": w.astype(np.float16) for i, w in enumerate(model.get_weights())}
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, meta=np.array(json.dumps(meta)), **arrays)
+
+
+def load_keras_weights(path: Path):
+    """(Keras model, meta) from a ``.weights.npz``: the model rebuilt from the registry, the weights back in fp32."""
+    from fera.training.models import create_model
+
+    with np.load(path) as z:
+        meta = json.loads(str(z["meta"]))
+        weights = [z[k].astype(np.float32) for k in sorted(k for k in z.files if k.startswith("w"))]
+    h, w = meta["input_size"]
+    model = create_model(meta["model"], input_shape=(h, w, 1), num_classes=len(meta["class_names"]),
+                         **meta.get("architecture", LEGACY_ARCHITECTURE))
+    model.set_weights(weights)
+    return model, meta
+
+
+def load_keras(ref: str | Path):
+    """(Keras model, meta) for a shipped name (its fp16-stored weights), a .weights.npz (any .npz that
+    ``save_keras_weights`` wrote), a .keras/.h5 file or a run folder."""
+    from fera import shipped
+
+    if shipped.is_shipped(str(ref)):
+        path = shipped.weights_path(str(ref))
+        if not path.is_file():
+            raise FeraError(f"no Keras weights for {ref!r}: the shipped model has no {path.name}")
+        return load_keras_weights(path)
+    p = Path(ref).expanduser()
+    if not p.exists():
+        raise shipped.not_found(str(ref), "a .keras/.h5 file or a run folder")
+    if p.suffix == ".npz":
+        return load_keras_weights(p)
+    return load_model(p)
+
+
+def load_predictor(ref: str, batch_size: int = 256):
+    """(Predictor, description) for a shipped name or an .onnx file (ONNX Runtime), or a Keras model file or run
+    folder (Keras); ``batch_size``: faces per network call."""
+    from fera import shipped
+
+    if shipped.is_shipped(ref) or str(ref).endswith(".onnx"):
+        m = shipped.load_onnx(ref)
+        m.batch_size = batch_size
+        return m, f"{ref} ({m.path.name}, ONNX Runtime)"
+    p = Path(ref).expanduser()
+    if not p.exists() and (p.suffix or len(p.parts) > 1):
+        raise shipped.not_found(ref, "an .onnx, .keras or .h5 file or a run folder")
+    if not p.exists():
+        raise FeraError(f"no shipped model, model file or run folder named {ref!r} "
+                        f"(shipped: {', '.join(shipped.shipped_names()) or 'none'})")
+    model, meta = load_model(ref)
+    return KerasPredictor(model, meta, batch_size), str(resolve_model_path(ref))

@@ -1,7 +1,7 @@
 """`fera report`: one self-contained HTML page documenting a training run or an evaluation.
 
-``gather`` computes everything from the model and the held-out data (numbers, figures, face
-thumbnails, Grad-CAM overlays); ``fera.training.report_html.render`` turns it into a page a screen reader
+``gather`` computes everything from an evaluation of the model on the held-out data (numbers, figures,
+face thumbnails, Grad-CAM overlays); ``fera.training.report_html.render`` turns it into a page a screen reader
 can navigate (headings, alt text on every image, tables as tables). Nothing is sent anywhere.
 """
 from __future__ import annotations
@@ -66,23 +66,20 @@ def source_of(path: str) -> dict:
                     "metrics.json that names its model")
 
 
-def gather(src: dict, data_root: str | None = None, config: ReportConfig | None = None, log=print) -> dict:
-    """Everything the page shows, computed from the model and the held-out data."""
+def gather(src: dict, data_root: str | None = None, config: ReportConfig | None = None, log=print,
+           evaluation=None) -> dict:
+    """Everything the page shows, from an ``fera.training.evaluate.Evaluation`` of the model on the held-out data
+    (made here, once, when none is given)."""
     from fera.training.calibrate import reliability
-    from fera.training.evaluate import held_out, load_any, score
-    from fera.inference import calibrate
+    from fera.training.evaluate import evaluation as evaluate
     from fera.training.plots import plot_confusion, plot_curve, plot_reliability
 
     c = config or ReportConfig()
-    predict, meta, described = load_any(src["model_ref"])
-    names = meta["class_names"]
-    x, y, ds, split = held_out(meta, data_root or src["data_root"], prefer=src["prefer"], log=log)
-    log(f"report: predicting {len(y)} {split} images with {described}")
-    probs = predict(x)  # calibrated with the model's temperature
-    result = score(probs, y, names)
+    ev = evaluation or evaluate(src["model_ref"], data_root or src["data_root"], prefer=src["prefer"], log=log)
+    meta, names, x, y, split, probs = ev.meta, ev.meta["class_names"], ev.x, ev.y, ev.split, ev.probs
+    result = ev.result
     t = float(meta.get("temperature", 1.0))
-    raw = calibrate(probs, 1.0 / t) if t != 1.0 else probs  # undo the temperature: the network's own
-    before, after = reliability(raw, y), reliability(probs, y)
+    before, after = reliability(ev.raw, y), reliability(probs, y)  # the network's own, and calibrated
     cal = {"temperature": t, "ece_before": before["ece"], "ece_after": after["ece"], "bins_before": before["bins"],
            "bins_after": after["bins"]}
     cm = np.array(result["confusion_matrix"])
@@ -93,10 +90,10 @@ def gather(src: dict, data_root: str | None = None, config: ReportConfig | None 
     for metric in ("accuracy", "loss"):
         if history:
             figures[metric] = _figure(plot_curve, history, metric, f"{metric} per epoch")
-    return {"source": src, "described": described, "meta": meta, "split": split, "data": ds.source,
+    return {"source": src, "described": ev.described, "meta": meta, "split": split, "data": ev.dataset.source,
             "counts": _counts(src, y, names, split), "result": result, "calibration": cal, "history": history,
             "figures": figures, "mistakes": _mistakes(x, y, probs, names, c),
-            "gradcam": _gradcam(src["model_ref"], x, y, probs, names, c, log), "config": c}
+            "gradcam": _gradcam(src["model_ref"], ev, c, log), "config": c}
 
 
 def _counts(src: dict, y: np.ndarray, names: list[str], split: str) -> dict:
@@ -132,12 +129,15 @@ def _mistakes(x, y, probs, names, c: ReportConfig) -> list[dict]:
              "confidence": float(probs[i, pred[i]]), "index": int(i)} for i in order]
 
 
-def _gradcam(model_ref: str, x, y, probs, names, c: ReportConfig, log) -> dict:
-    """Overlays for the most confidently right faces of each class (needs the Keras model)."""
-    from fera.training.explain import explain_faces, heat_words, load_keras_any, overlay
+def _gradcam(model_ref: str, ev, c: ReportConfig, log) -> dict:
+    """Overlays for the most confidently right faces of each class (needs the Keras model: the evaluated one
+    when it ran under Keras)."""
+    from fera.training.explain import explain_faces, heat_words, overlay
+    from fera.training.modelio import KerasPredictor, load_keras
 
     if str(model_ref).endswith(".onnx"):
         return {"skipped": "Grad-CAM needs the Keras model; this report was made from an .onnx file"}
+    x, y, probs, names = ev.x, ev.y, ev.probs, ev.meta["class_names"]
     pred = probs.argmax(axis=1)
     chosen = []
     for k in range(len(names)):
@@ -145,7 +145,8 @@ def _gradcam(model_ref: str, x, y, probs, names, c: ReportConfig, log) -> dict:
         chosen += _distinct(right[np.argsort(-probs[right, k], kind="stable")], x, c.gradcam_per_class)
     if not chosen:
         return {"skipped": "no face was classified correctly"}
-    model, meta = load_keras_any(model_ref)
+    p = ev.predictor
+    model, meta = (p.model, p.meta) if isinstance(p, KerasPredictor) else load_keras(model_ref)
     cams, cprobs, idx = explain_faces(model, meta, [x[i] for i in chosen])
     log(f"report: Grad-CAM on {len(chosen)} faces")
     items = []
@@ -157,12 +158,13 @@ def _gradcam(model_ref: str, x, y, probs, names, c: ReportConfig, log) -> dict:
 
 
 def write_report(src: dict, out: str | Path, data_root: str | None = None, pdf: bool = False,
-                 config: ReportConfig | None = None, log=print) -> dict:
-    """Gather, render and write the page atomically; ``pdf`` also prints it to PDF with Chromium."""
+                 config: ReportConfig | None = None, log=print, evaluation=None) -> dict:
+    """Gather, render and write the page atomically; ``pdf`` also prints it to PDF with Chromium.
+    ``evaluation``: the ``Evaluation`` already made of this model and data (it is not made again)."""
     from fera.fileio import write_text
     from fera.training.report_html import render
 
-    ctx = gather(src, data_root, config, log)
+    ctx = gather(src, data_root, config, log, evaluation)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text(out, render(ctx))

@@ -19,9 +19,10 @@ from fera.training.augment import Batches
 from fera.training.config import CLASS_WEIGHTINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, RunConfig
 from fera.training.data import Dataset, class_weights, load_dataset, weighting, write_label_map
 from fera.errors import FeraError, Interrupted
-from fera.training.evaluate import _skipped_summary, predict_proba, score, write_artifacts
+from fera.training.evaluate import _skipped_summary, score, write_artifacts
 from fera.fileio import read_json, write_json, write_text
-from fera.training.modelio import load_model, load_training_state, make_meta, save_model, save_training_state
+from fera.training.modelio import (KerasPredictor, load_model, load_training_state, make_meta, save_model,
+                                   save_training_state)
 from fera.training.models import create_model
 
 
@@ -190,8 +191,8 @@ def train(cfg: RunConfig, log=print) -> dict:
 
     tr, va = ds.splits["train"], ds.splits["val"]
     batches = Batches(tr.x, tr.y, ds.num_classes, cfg.data.batch_size, seed=cfg.data.seed, shuffle=True,
-                      augment_cfg=cfg.augment, class_weight=used, targets=tr.soft)  # tr.soft: --soft_labels
-    val_batches = Batches(va.x, va.y, ds.num_classes, cfg.data.batch_size)
+                      augment_cfg=cfg.augment, class_weight=used, targets=tr.soft, meta=meta)  # tr.soft: --soft_labels
+    val_batches = Batches(va.x, va.y, ds.num_classes, cfg.data.batch_size, meta=meta)
     t = cfg.train
     early = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=t.early_stopping_patience)
     reduce_lr = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=t.reduce_lr_factor,
@@ -223,8 +224,8 @@ def finalize(out: Path, ds: Dataset, cfg: RunConfig, state: dict, session_second
     hist = state["history"]
     plot_curve(hist, "accuracy", out / "accuracy.png", f"{cfg.model.name}: accuracy")
     plot_curve(hist, "loss", out / "loss.png", f"{cfg.model.name}: loss")
-    best, _ = load_model(out / "best_model.keras")
-    results = {name: score(predict_proba(best, s.x), s.y, ds.class_names)
+    best = KerasPredictor(*load_model(out / "best_model.keras"))
+    results = {name: score(best.predict_uint8(s.x, calibrated=False), s.y, ds.class_names)
                for name, s in ds.splits.items() if name != "train"}
     eval_split = "test" if "test" in results else "val"
     write_artifacts(out, results[eval_split], ds.class_names, eval_split, ds.source)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from fera.errors import FeraError, missing_package
-from fera.images import MAX_PIXELS
+from fera.images import MAX_PIXELS, ImageRefused, read_rgb
 from fera.web.guard import LOOPBACK
 from fera.web.upload import Refused, read_form
 
@@ -49,16 +49,6 @@ class ServeConfig:
 
 
 STATUS = {"empty": 400, "not_image": 415, "too_large": 413, "damaged": 415}  # fera.images.ImageRefused kinds
-
-
-def decode_image(data: bytes, cfg: ServeConfig) -> np.ndarray:
-    """RGB array from image bytes; refuses non-images (415) and oversized ones (413, from the header)."""
-    from fera.images import ImageRefused, read_rgb
-
-    try:
-        return read_rgb(data, cfg.max_pixels)
-    except ImageRefused as e:
-        raise Refused(STATUS[e.kind], str(e)) from None
 
 
 def data_url(img, fmt: str = "JPEG") -> str:
@@ -103,10 +93,10 @@ class Models:
 
     def keras(self):
         """(Keras model, meta) of the photo model, for Grad-CAM."""
-        from fera.training.explain import load_keras_any
+        from fera.training.modelio import load_keras
 
         if self._keras is None:
-            self._keras = load_keras_any(self.photo_model)
+            self._keras = load_keras(self.photo_model)
         return self._keras
 
 
@@ -150,7 +140,10 @@ def create_app(cfg: ServeConfig | None = None):
 
     async def read_upload(request: Request, fields: tuple[str, ...] = ()) -> tuple[np.ndarray, dict]:
         data, values = await read_form(request, cfg.max_upload_bytes, fields)
-        return await run_in_threadpool(decode_image, data, cfg), values
+        try:  # non-images are refused (415), oversized ones too (413, from the header)
+            return await run_in_threadpool(read_rgb, data, cfg.max_pixels), values
+        except ImageRefused as e:
+            raise Refused(STATUS[e.kind], str(e)) from None
 
     @app.get("/", include_in_schema=False)
     async def index():
@@ -269,9 +262,9 @@ def handle_message(assistant, msg: dict, cfg: ServeConfig) -> list[dict]:
         if len(data) > cfg.max_frame_bytes:
             return [{"type": "error", "message": f"frame larger than {cfg.max_frame_bytes // 2**20} MB ignored"}]
         try:
-            image = decode_image(data, cfg)
-        except Refused as e:
-            return [{"type": "error", "message": f"frame ignored: {e.message}"}]
+            image = read_rgb(data, cfg.max_pixels)
+        except ImageRefused as e:
+            return [{"type": "error", "message": f"frame ignored: {e}"}]
         r = assistant.step(image, time.monotonic())
         events = [announce(d) for d in r.decisions if d.spoken]
         faces = [assistant.face_record(r.frame, f) for f in r.faces]
