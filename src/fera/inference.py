@@ -14,7 +14,7 @@ from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
-from fera.errors import FeraError
+from fera.errors import FeraError, first_line
 
 META_KEY = "fera"
 
@@ -156,7 +156,7 @@ class OnnxModel(Predicting):
         try:
             sess = ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
         except Exception as e:  # noqa: BLE001  (onnxruntime raises its own, unexported types)
-            raise FeraError(f"cannot load ONNX model {path}: {str(e).splitlines()[0]}") from None
+            raise FeraError(f"cannot load ONNX model {path}: {first_line(e)}") from None
         raw = sess.get_modelmeta().custom_metadata_map.get(META_KEY)
         if raw is None:
             raise FeraError(f"{path} is not a fera model: its metadata has no '{META_KEY}' record "

@@ -57,12 +57,12 @@ EPS = 1e-6  # seconds: durations are compared with this tolerance, so 0.7 s of f
 @dataclass
 class _Person:
     label: str | None = None  # expression last said for them (None: never said: a new person)
-    said: list = field(default_factory=list)  # (label, time) of every announcement about them
+    said: dict = field(default_factory=dict)  # label -> when it was last said about them (one entry per class)
     box: Box | None = None  # where they were last seen
 
     def mark_said(self, label: str, now: float) -> None:
         self.label = label
-        self.said.append((label, now))
+        self.said[label] = now
 
 
 class Announcer:
@@ -251,7 +251,7 @@ class Announcer:
             return self._report(out, d, "below_threshold", "suppressed: below threshold")
         if held < c.hold_s - EPS:
             return self._report(out, d, "held_too_short", f"suppressed: changed {round(held * 1000)} ms ago")
-        if any(lab == e.label and now - t < c.person_interval_s - EPS for lab, t in p.said):
+        if now - p.said.get(e.label, -math.inf) < c.person_interval_s - EPS:
             return self._report(out, d, "person_rate_limit", "suppressed: back to an expression said "
                                 f"less than {c.person_interval_s:g} s ago (waits)")
         d.reason = f"spoken: {'new face' if new else 'changed to ' + e.label}, held {round(held * 1000)} ms"
@@ -312,7 +312,7 @@ class Announcer:
             dark = frame is not None and frame.brightness is not None and frame.brightness < c.dark_below
             text = wording.status_text("too_dark" if dark else "no_face")
         else:
-            faces.sort(key=lambda f: -f.box.cx if c.mirror else f.box.cx)
+            faces = wording.left_to_right(faces, c.mirror)
             text = wording.group([self.words(f, frame) for f in faces], max(c.verbosity, 1), c.max_describe,
                                  c.max_named)
             for f in faces:

@@ -22,7 +22,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
-from fera.errors import FeraError
+from fera.errors import FeraError, first_line
 from fera.runtime.types import Face, iou_xyxy
 
 DETECTOR_DIR = Path(__file__).resolve().parent.parent / "assets" / "detector"
@@ -196,7 +196,7 @@ class BlazeFaceDetector:
         try:
             sess = ort.InferenceSession(str(self.model_path), so, providers=["CPUExecutionProvider"])
         except Exception as e:  # noqa: BLE001  (onnxruntime raises its own, unexported types)
-            raise FeraError(f"cannot load face detector {self.model_path}: {str(e).splitlines()[0]}") from None
+            raise FeraError(f"cannot load face detector {self.model_path}: {first_line(e)}") from None
         shape = sess.get_inputs()[0].shape
         size = self.spec.input_size
         if list(shape[1:]) != [size, size, 3]:

@@ -112,6 +112,11 @@ class FacingConfig:
     turned_above: float = 0.6
 
 
+def as_seen(side: str, mirror: bool) -> str:
+    """``side`` ("left", "right" or anything else) as the user has it: swapped when the view is mirrored."""
+    return {"left": "right", "right": "left"}.get(side, side) if mirror else side
+
+
 def facing(keypoints, box_h: float, frame_w: int, frame_h: int, mirror: bool = False,
            config: FacingConfig | None = None) -> str | None:
     """"you", "left" or "right" (the viewer's left/right; swapped with ``mirror``), or None when unsure."""
@@ -126,7 +131,7 @@ def facing(keypoints, box_h: float, frame_w: int, frame_h: int, mirror: bool = F
     if abs(r) <= c.turned_above:
         return None
     side = "right" if r > 0 else "left"
-    return {"left": "right", "right": "left"}[side] if mirror else side
+    return as_seen(side, mirror)
 
 
 def facing_words(direction: str | None) -> str | None:

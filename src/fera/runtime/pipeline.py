@@ -92,7 +92,7 @@ class Assistant:
 
     def _order(self, faces: list[TrackedFace]) -> list[TrackedFace]:
         """Left to right as the user has them (``mirror`` reverses the camera's order)."""
-        return sorted(faces, key=lambda f: -f.box.cx if self.announcer.config.mirror else f.box.cx)
+        return wording.left_to_right(faces, self.announcer.config.mirror)
 
     def step(self, image: np.ndarray, timestamp: float) -> StepResult:
         """One frame of a stream: returns the tracked faces and what the announcer decided.

@@ -12,7 +12,7 @@ import math
 from collections import Counter
 from typing import NamedTuple, Sequence
 
-from fera.runtime.geometry import facing_words
+from fera.runtime.geometry import as_seen, facing_words
 
 # The thresholds (``side``, ``close_min``, ``appears_min`` ...) are the caller's: the announcer passes its
 # ``AnnounceConfig``, which holds their defaults.
@@ -35,7 +35,13 @@ def position(box, width: float, side: float, mirror: bool = False) -> str:
     """"left", "ahead" or "right": the face centre in the left ``side`` of the width, the middle, the right."""
     r = box.cx / max(width, 1)
     where = "left" if r < side else "right" if r > 1 - side else "ahead"
-    return {"left": "right", "right": "left"}.get(where, where) if mirror else where
+    return as_seen(where, mirror)
+
+
+def left_to_right(faces: Sequence, mirror: bool = False) -> list:
+    """Faces (anything with a ``box``) in the order the user has them, left to right (``mirror`` reverses the
+    camera's order)."""
+    return sorted(faces, key=lambda f: -f.box.cx if mirror else f.box.cx)
 
 
 def place(box, width: float, mirror: bool = False) -> str:

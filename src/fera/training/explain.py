@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from fera.errors import FeraError
+from fera.errors import FeraError, first_line
 
 CROP_AS_IS_MAX = 128  # an image with no side longer than this is a face crop (like FER's 48 x 48), used as is
 
@@ -166,7 +166,7 @@ def explain_image(model_ref: str, image_path: str, out: str | None = None, class
     except FileNotFoundError:
         raise FeraError(f"image not found: {image_path}") from None
     except Exception as e:  # noqa: BLE001  (any decoder failure)
-        raise FeraError(f"cannot read image {image_path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        raise FeraError(f"cannot read image {image_path}: {first_line(e)}") from None
     crops, boxes, points = find_faces(image, whole, keypoints=True)
     if not crops:
         raise FeraError(f"no face found in {image_path} (--whole explains the whole image as one face)")

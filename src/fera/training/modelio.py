@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fera.errors import FeraError
+from fera.errors import FeraError, first_line
 from fera.fileio import atomic_path
 from fera.inference import Predicting
 
@@ -129,7 +129,7 @@ def load_model(ref: str | Path, compile: bool = False):
     try:
         model = keras.saving.load_model(path, compile=compile)
     except Exception as e:  # noqa: BLE001  (Keras raises many types for unreadable files)
-        raise FeraError(f"cannot load model {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        raise FeraError(f"cannot load model {path}: {first_line(e)}") from None
     if meta is None:
         meta = _meta_from_run_dir(path, model)
     return model, meta

@@ -27,6 +27,7 @@ import numpy as np
 
 from fera.errors import FeraError, missing_package
 from fera.images import MAX_PIXELS, ImageRefused, read_rgb
+from fera.runtime.wording import status_text
 from fera.web.guard import LOOPBACK
 from fera.web.upload import Refused, read_form
 
@@ -241,7 +242,7 @@ def explain(models: Models, image: np.ndarray, class_name: str | None) -> dict:
         raise Refused(501, missing_package(e)) from None
     crops, boxes = find_faces(image, detector=models.detector())
     if not crops:
-        return {"faces": [], "sentence": "no face"}
+        return {"faces": [], "sentence": status_text("no_face")}
     if class_name and class_name not in meta["class_names"]:
         raise Refused(400, f"unknown class {class_name!r}; the model's classes: {', '.join(meta['class_names'])}")
     cams, probs, idx = explain_faces(model, meta, crops, class_name or None)
