@@ -48,12 +48,14 @@ node_modules/.installed: package.json package-lock.json
 # All tests under the default (torch) backend, then again under TensorFlow the ones whose code differs per
 # backend (marker `backends`: training loop, precision, checkpoints and resume, saving and loading,
 # Grad-CAM, determinism, learning); option plumbing and reports are the same Python on every backend.
+# Two pytest-xdist workers with one thread each (tests/conftest.py) keep both cores busy.
+WORKERS ?= 2
 test: $(VENV)/.installed-tf node_modules/.installed
-	$(BIN)/python -m pytest -q
-	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q -m backends
+	$(BIN)/python -m pytest -q -n $(WORKERS)
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q -n $(WORKERS) -m backends
 
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not train"
+	$(BIN)/python -m pytest -q -n $(WORKERS) -m "not train"
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache node_modules
