@@ -115,7 +115,7 @@ def expression(f: FaceWords) -> str:
 
 def terse(f: FaceWords) -> str:
     """The expression without "appears": "happy", "maybe afraid", "not sure"."""
-    return expression(f).removeprefix("appears ")
+    return adjective(f.label) if f.level == "appears" and f.label is not None else expression(f)
 
 
 def details(f: FaceWords, verbosity: int) -> tuple[str, ...]:
@@ -182,9 +182,7 @@ def group(faces: Sequence[FaceWords], verbosity: int, max_describe: int = 4, max
         return head + "; ".join(spoken(f, 3, pos=p) for f, p in zip(faces, names))
     items, first = [], True
     for f, p in zip(faces, names):
-        words, t = expression(f), turn(f.facing, 2)
-        if f.level == "appears" and not first:
-            words = words.removeprefix("appears ")
+        words, t = expression(f) if first else terse(f), turn(f.facing, 2)  # "appears" said once
         first = first and f.level != "appears"
         items.append(f"{p} {words}" + (f", {t}" if t else ""))
     return head + ("; " if any(", " in i for i in items) else ", ").join(items)

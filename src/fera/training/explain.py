@@ -127,14 +127,14 @@ def find_faces(image: np.ndarray, whole: bool = False, detector=None, keypoints:
     as fractions of its crop (``FER_LAYOUT`` for a crop taken as it is)."""
     from fera.runtime.classify import ClassifyConfig, square_crop, square_geometry
     from fera.runtime.detect import BlazeFaceDetector, detect_tiled
-    from fera.runtime.types import Box
+    from fera.runtime.wording import left_to_right
 
     h, w = image.shape[:2]
     if whole or max(h, w) <= CROP_AS_IS_MAX:
         return ([image], [None], [FER_LAYOUT]) if keypoints else ([image], [None])
     margin = ClassifyConfig().margin
-    found = sorted(detect_tiled(detector or BlazeFaceDetector("full"), image), key=lambda d: d.x + d.w / 2)
-    boxes = [Box(d.x, d.y, d.w, d.h).clip(w, h) for d in found]
+    found = left_to_right(detect_tiled(detector or BlazeFaceDetector("full"), image))
+    boxes = [d.box.clip(w, h) for d in found]
     crops, points = [square_crop(image, b, margin) for b in boxes], []
     for b, d in zip(boxes, found):  # keypoints as fractions of each face's crop
         x0, y0, side = square_geometry(b, margin)

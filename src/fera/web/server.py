@@ -79,14 +79,19 @@ class Models:
             self._detector = BlazeFaceDetector("full")
         return self._detector
 
+    def live_classifier(self):
+        from fera.runtime.classify import Classifier, ClassifyConfig
+
+        if self._live is None:
+            self._live = Classifier(ClassifyConfig(model=self.cfg.live_model))
+        return self._live
+
     def assistant(self, live: bool):
         from fera.runtime.classify import Classifier, ClassifyConfig
         from fera.runtime.pipeline import Assistant
 
-        if live:
-            if self._live is None:
-                self._live = Classifier(ClassifyConfig(model=self.cfg.live_model))
-            return Assistant(self.detector(), self._live)  # fresh tracker, smoother and announcer per connection
+        if live:  # a fresh tracker, smoother and announcer per connection
+            return Assistant(self.detector(), self.live_classifier())
         if self._photo is None:
             self._photo = Assistant(self.detector(), Classifier(ClassifyConfig(model=self.photo_model)),
                                     tiled_photos=True)
@@ -206,7 +211,7 @@ def earcon_file(models: Models, name: str, position: str | None) -> bytes:
     """The WAV of an earcon the page may play: a class of the live model or a status sound; else 404."""
     from fera.runtime.earcons import earcon_names
 
-    names = earcon_names(models.assistant(live=True).classifier.class_names)
+    names = earcon_names(models.live_classifier().class_names)
     if name not in names or position not in (None, *EARCON_POSITIONS):
         raise Refused(404, f"no earcon {name[:40]!r} at {str(position)[:10]!r}; the sounds: {', '.join(names)}")
     return _earcon_wav(name, position)
