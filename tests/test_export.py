@@ -1,6 +1,6 @@
 """`fera export`: ONNX files that carry their metadata and are kept only when they agree with Keras.
 
-Export uses the backend's own ONNX exporter; these tests run under torch (TensorFlow's needs tf2onnx).
+Export writes fera's own lean graph (``fera.training.onnx_graph``), the same under every backend.
 """
 import json
 
@@ -47,13 +47,14 @@ def test_export_refuses_to_keep_a_file_that_disagrees(trained_run, tmp_path, mon
 
 def test_int8_export_is_static_qdq_and_checked(trained_run, tmp_path, monkeypatch, capsys):
     out = tmp_path / "m8.onnx"
-    monkeypatch.setattr(export, "INT8_MIN_AGREEMENT", 1.01)  # impossible: must refuse
+    monkeypatch.setattr(export, "INT8_MAX_ACCURACY_LOSS", -1.01)  # impossible: must refuse
     assert main(["export", "--model", str(trained_run), "--out", str(out), "--int8"]) == 2
     assert "not written" in capsys.readouterr().err and not out.exists()
-    monkeypatch.setattr(export, "INT8_MIN_AGREEMENT", 0.0)
+    monkeypatch.setattr(export, "INT8_MAX_ACCURACY_LOSS", 1.0)
     assert main(["export", "--model", str(trained_run), "--out", str(out), "--int8", "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
     assert 0 <= rep["int8"]["argmax_agreement"] <= 1 and rep["int8"]["images"] == 16
+    assert 0 <= rep["int8"]["accuracy_int8"] <= 1 and rep["int8"]["accuracy_fp32"] >= 0
     ops = {n.op_type for n in onnx.load(str(out)).graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     m = OnnxModel.load(out)

@@ -64,8 +64,8 @@ def setting_default(cls, name: str):
 
 def shown(value) -> str:
     """A default as a user would type it: 48,48 for a size, 0.001 for a float, adam for a string."""
-    if isinstance(value, (tuple, list)):
-        return ",".join(str(v) for v in value)
+    if isinstance(value, (tuple, list)):  # 48,48 for a size; 20:0.5,40:0.1 for (epoch, factor) steps
+        return ",".join(":".join(shown(x) for x in v) if isinstance(v, (tuple, list)) else str(v) for v in value)
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 

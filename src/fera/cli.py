@@ -45,14 +45,14 @@ def cmd_data(args) -> int:
     from fera.training.augment import Batches
 
     tr = ds.splits["train"]
-    weights = class_weights(tr.y, ds.num_classes)
+    weights = class_weights(tr.y, ds.num_classes, tr.soft)  # from the votes on FER+ data
     t0 = time.perf_counter()
     xb, yb, _ = Batches(tr.x, tr.y, ds.num_classes, cfg.batch_size, seed=cfg.seed, shuffle=True,
-                        augment_cfg=AugmentConfig(), class_weight=weights)[0]
+                        augment_cfg=AugmentConfig(), class_weight=weights, targets=tr.soft, labels=ds.labels)[0]
     batch_ms = (time.perf_counter() - t0) * 1000
     report = {
         "data_root": ds.source, "classes": ds.class_names, "counts": ds.counts(),
-        "val_from_train": ds.val_from_train,
+        "val_from_train": ds.val_from_train, "labels": ds.labels, "left_out_by_label_rules": ds.dropped,
         "class_weights": {n: round(weights[i], 4) for i, n in enumerate(ds.class_names)},
         "skipped": {"count": len(ds.skipped), "examples": [f"{p}: {r}" for p, r in ds.skipped[:5]]},
         "batch": {"x_shape": list(xb.shape), "y_shape": list(yb.shape), "x_min": float(xb.min()),
@@ -70,12 +70,15 @@ def cmd_data(args) -> int:
     for i, c in enumerate(ds.class_names):
         print(f"{c:<{width}}  " + "  ".join(f"{counts[s][c]:>7}" for s in counts) + f"   {weights[i]:.3f}")
     print(f"{'total':<{width}}  " + "  ".join(f"{sum(counts[s].values()):>7}" for s in counts))
+    if ds.dropped:
+        print(f"FER+ votes: training targets by {ds.labels}, val and test by majority; left out by the rules: "
+              + ", ".join(f"{k} {n}" for k, n in ds.dropped.items()) + "; weights from the votes")
     if ds.val_from_train:
         print(f"val: no val/ folder, so {cfg.val_split:.0%} of train/ was held out (stratified, seed {cfg.seed})")
     print(f"skipped files: {len(ds.skipped)}" + "".join(f"\n  {p}: {r}" for p, r in ds.skipped[:5])
           + (f"\n  ... and {len(ds.skipped) - 5} more" if len(ds.skipped) > 5 else ""))
     print(f"one training batch: x {tuple(xb.shape)} {xb.dtype} in [{xb.min():.3f}, {xb.max():.3f}], "
-          f"y {tuple(yb.shape)} one-hot, made in {batch_ms:.0f} ms")
+          f"y {tuple(yb.shape)} {'one-hot' if tr.soft is None else ds.labels + ' targets'}, made in {batch_ms:.0f} ms")
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from fera.datasets.ferplus import SCHEMES
 from fera.argtypes import COUNT, FRACTION, NON_NEGATIVE, POSITIVE, RATE, add_option, float_in
 from fera.training.config import (CLASS_WEIGHTINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, AugmentConfig, DataConfig,
                                   ModelConfig, TrainConfig)
@@ -19,6 +20,17 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"expected HEIGHT,WIDTH of at least 8,8, e.g. 48,48 (got {text!r})") from None
 
 
+def _steps(text: str) -> tuple[tuple[int, float], ...]:
+    try:
+        steps = tuple((int(e), float(f)) for e, f in (part.split(":") for part in text.split(",") if part.strip()))
+        if not steps or any(e < 0 or f <= 0 for e, f in steps):
+            raise ValueError
+        return tuple(sorted(steps))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected EPOCH:FACTOR,... with epochs from 0 and factors above 0, "
+                                         f"e.g. 20:0.5,40:0.1 (got {text!r})") from None
+
+
 def data_options(p) -> None:
     """Options of the commands that load a dataset to train on (`fera data`, `fera train`), defined once."""
     g = p.add_argument_group("data")
@@ -30,6 +42,12 @@ def data_options(p) -> None:
                help="share of train/ held out when there is no val/ (default {default})")
     add_option(g, "--seed", (DataConfig, "seed"), type=NON_NEGATIVE,
                help="seed for the split, shuffling and augmentation (default {default})")
+    add_option(g, "--labels", (DataConfig, "labels"), choices=SCHEMES,
+               help="FER+ data: training targets from the 10 votes per face, the paper's schemes: majority, "
+               "probability (a class drawn from the votes), crossentropy (the vote distribution) or multi_target; "
+               "val and test use majority (default {default})")
+    g.add_argument("--contempt", action="store_true", default=None,
+                   help="FER+ data: keep contempt as an 8th class (default: FER-2013's 7 classes)")
     g.add_argument("--cache_dir", help="decoded-data cache folder (default: $FERA_CACHE_DIR or ~/.cache/fera)")
     g.add_argument("--no_cache", action="store_true", help="neither read nor write the decoded-data cache")
     g.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -63,13 +81,22 @@ def train_arguments(p) -> None:
                help="early-stopping patience in epochs (default {default})")
     add_option(g, "--class_weight", (T, "class_weight"), choices=CLASS_WEIGHTINGS,
                help="class weighting of the loss; balanced is the design's (default {default})")
+    add_option(g, "--lr_steps", (T, "lr_steps"), type=_steps,
+               help="with --schedule steps: EPOCH:FACTOR,... (epochs from 0) multiplying the peak learning rate "
+               "(default {default}, the FER+ trainer's)")
     g.add_argument("--no_augment", action="store_true", help="train without augmentation")
+    add_option(g, "--rotation", (A, "rotation"), type=float_in(0, 180),
+               help="augmentation: largest rotation in degrees (default {default})")
+    add_option(g, "--shift", (A, "shift"), type=float_in(0, 1),
+               help="augmentation: largest shift, share of the size (default {default})")
+    add_option(g, "--shear", (A, "shear"), type=float_in(0, 89),
+               help="augmentation: largest shear angle in degrees (default {default})")
+    add_option(g, "--zoom", (A, "zoom"), type=float_in(0, 1, open_hi=True),
+               help="augmentation: zoom drawn from [1 - zoom, 1 + zoom] per axis (default {default})")
     add_option(g, "--crop", (A, "crop"), type=NON_NEGATIVE,
                help="random crop: pad by this many pixels and cut the original size (default {default})")
     add_option(g, "--erasing", (A, "erasing"), type=FRACTION,
                help="share of images with a random rectangle erased (default {default})")
-    g.add_argument("--soft_labels", help="labels.csv of `fera data convert --ferplus`: train on each image's vote "
-                   "distribution (evaluation stays on the folders' majority labels)")
     add_option(g, "--precision", (T, "precision"), choices=PRECISIONS,
                help="float32 or mixed_bfloat16: ~1.5x faster on CPUs with bf16 support (default {default})")
     g.add_argument("--resume", action="store_true", help="continue the run in --out_dir from its last epoch")

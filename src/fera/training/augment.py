@@ -72,20 +72,23 @@ def random_erasing(x: np.ndarray, rng: np.random.Generator, p: float, area=(0.02
 
 
 class Batches(keras.utils.PyDataset):
-    """Batches of (model input (n, h, w, 1), one-hot labels[, per-sample class weights]).
+    """Batches of (model input (n, h, w, 1), targets[, per-sample class weights]).
 
     The images become model input as ``meta["preprocessing"]`` says (default: fera's, pixels in [0, 1]).
-    With ``targets`` ((N, classes) label distributions, e.g. FER+ votes) those replace the one-hot
-    labels; class weights still follow ``y``.
+    Targets are one-hot labels of ``y``, or with ``targets`` ((N, classes) distributions, FER+ votes) what the
+    ``labels`` scheme makes of them: the distribution itself ("crossentropy"), one class drawn from it for each
+    image and epoch ("probability"), or the multi-target 0/1 targets ("multi_target"). A sample's class weight
+    is its target distribution's mean of the class weights (its class's weight for a one-hot target).
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, num_classes: int, batch_size: int, *, seed: int = 0,
                  shuffle: bool = False, augment_cfg: AugmentConfig | None = None,
                  class_weight: dict[int, float] | None = None, targets: np.ndarray | None = None,
-                 meta: dict | None = None):
+                 labels: str = "crossentropy", meta: dict | None = None):
         super().__init__()
         self.meta = {"preprocessing": PREPROCESSING} if meta is None else meta
         self.x, self.y, self.num_classes, self.batch_size, self.targets = x, y, num_classes, batch_size, targets
+        self.labels = labels
         self.seed, self.shuffle, self.augment_cfg = seed, shuffle, augment_cfg
         self.weights = None if class_weight is None else np.array([class_weight[i] for i in range(num_classes)],
                                                                    dtype="float32")
@@ -105,7 +108,20 @@ class Batches(keras.utils.PyDataset):
         xb = to_model_input(self.x[idx], self.meta)
         if self.augment_cfg is not None:
             xb = augment(xb, np.random.default_rng([self.seed, self.epoch, i]), self.augment_cfg)
-        yb = np.eye(self.num_classes, dtype="float32")[self.y[idx]] if self.targets is None else self.targets[idx]
+        dist = None if self.targets is None else self.targets[idx]
+        yb = np.eye(self.num_classes, dtype="float32")[self.y[idx]] if dist is None else self._targets(dist, i)
         if self.weights is None:
             return xb, yb
-        return xb, yb, self.weights[self.y[idx]]
+        return xb, yb, (self.weights[self.y[idx]] if dist is None else dist @ self.weights).astype("float32")
+
+    def _targets(self, dist: np.ndarray, i: int) -> np.ndarray:
+        if self.labels == "probability":  # one class per image, drawn from its votes (seeded like augmentation)
+            cum = np.cumsum(dist, axis=1)
+            u = np.random.default_rng([self.seed, self.epoch, i, 1]).random((len(dist), 1)) * cum[:, -1:]
+            drawn = (cum <= u).sum(axis=1)  # the first class whose cumulative share passes u: never a 0 share
+            return np.eye(self.num_classes, dtype="float32")[drawn]
+        if self.labels == "multi_target":
+            from fera.datasets.ferplus import multi_target
+
+            return multi_target(dist)
+        return dist.astype("float32")

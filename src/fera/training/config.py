@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 PRECISIONS = ("float32", "mixed_bfloat16")  # values of TrainConfig.precision
 CLASS_WEIGHTINGS = ("balanced", "sqrt", "none")  # values of TrainConfig.class_weight
-SCHEDULES = ("plateau", "cosine")  # values of TrainConfig.schedule
+SCHEDULES = ("plateau", "cosine", "steps")  # values of TrainConfig.schedule
 OPTIMIZERS = ("adam", "adamw", "sgd")  # values of TrainConfig.optimizer
 
 
@@ -22,9 +22,12 @@ class DataConfig:
     seed: int = 42  # seeds the validation split, shuffling and augmentation
     cache_dir: str | None = None  # decoded-array cache; None = $FERA_CACHE_DIR or ~/.cache/fera
     use_cache: bool = True  # read and write the decoded-array cache
-    # labels.csv of `fera data convert --ferplus` (a path column relative to data_root, one vote column per
-    # class): train on each image's vote distribution instead of its one-hot class; None = one-hot
-    soft_labels: str | None = None
+    # FER+ roots only (FER2013Train/ with label.csv): how the 10 votes per face become training targets, the
+    # paper's four schemes: "majority" (one class, with more than half of the votes), "crossentropy" (the vote
+    # distribution), "probability" (a class drawn from it each time), "multi_target" (every class with 30% of the
+    # votes, -log max target * p); val and test are always scored on majority labels
+    labels: str = "majority"
+    contempt: bool = False  # FER+ roots: keep FER+'s 8th class, contempt (7 classes, FER-2013's, without it)
 
 
 @dataclass
@@ -68,6 +71,9 @@ class TrainConfig:
     # "plateau": the design's ReduceLROnPlateau on val_loss; "cosine": after the warm-up the LR falls
     # along a half cosine from lr to min_lr at the last epoch (better for a fixed, short budget)
     schedule: str = "plateau"
+    # "steps": after the warm-up the LR is lr times the factor of the last step reached, (epoch, factor) with
+    # epochs counted from 0; the default is the FER+ trainer's (0.05 / 0.025 / 0.005 from epochs 1 / 21 / 41)
+    lr_steps: tuple[tuple[int, float], ...] = ((20, 0.5), (40, 0.1))
     label_smoothing: float = 0.0  # share of each one-hot target spread evenly over the classes
     reduce_lr_patience: int = 3  # epochs without val_loss gain before the LR is cut
     reduce_lr_factor: float = 0.5  # LR multiplier on plateau
@@ -98,9 +104,12 @@ class RunConfig:
         data = dict(d.get("data", {}))
         if "img_size" in data:
             data["img_size"] = tuple(data["img_size"])
+        train = dict(d.get("train", {}))
+        if "lr_steps" in train:
+            train["lr_steps"] = tuple((int(e), float(f)) for e, f in train["lr_steps"])
         return cls(
             data=DataConfig(**data),
             augment=AugmentConfig(**d.get("augment", {})),
             model=ModelConfig(**d.get("model", {})),
-            train=TrainConfig(**d.get("train", {})),
+            train=TrainConfig(**train),
         )

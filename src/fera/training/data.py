@@ -1,7 +1,10 @@
-"""The data pipeline: FER-style folders or the FER-2013 CSV -> in-memory uint8 arrays.
+"""The data pipeline: FER-style folders, the FER-2013 CSV or FER+'s layout -> in-memory uint8 arrays.
 
 Images are decoded once (any size, mode or format -> grayscale ``img_size``), cached as an
-``.npz`` keyed by the file list, sizes and mtimes, and kept in memory for training.
+``.npz`` keyed by the file list, sizes and mtimes, and kept in memory for training. A FER+ root
+(``FER2013Train/``, ``FER2013Valid/``, optional ``FER2013Test/``, each with ``label.csv``) is read directly:
+its training targets follow ``DataConfig.labels`` (one of the paper's four schemes), val and test are
+always its majority labels.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fera.datasets import ferplus
 from fera.training.config import DataConfig
 from fera.errors import FeraError, first_line
 from fera.fileio import atomic_path, write_json
@@ -31,7 +35,8 @@ class Split:
     x: np.ndarray  # (N, H, W) uint8 grayscale
     y: np.ndarray  # (N,) int64 class indices
     files: np.ndarray | None = None  # (N,) paths relative to the data root ("train/happy/x.png"); None for a CSV
-    soft: np.ndarray | None = None  # (N, classes) float32 label distributions (--soft_labels), else None
+    # (N, classes) float32 target distributions (FER+ votes under a distribution scheme), else None: one-hot y
+    soft: np.ndarray | None = None
 
     def take(self, idx: np.ndarray) -> "Split":
         return Split(self.x[idx], self.y[idx], None if self.files is None else self.files[idx],
@@ -50,6 +55,8 @@ class Dataset:
     val_from_train: bool = False  # True when val was split off train/
     from_cache: bool = False
     load_seconds: float = 0.0
+    labels: str = "majority"  # how the training targets were made (ferplus.SCHEMES; "majority" = one label)
+    dropped: dict[str, int] = field(default_factory=dict)  # per split: FER+ images the label rules left out
 
     @property
     def num_classes(self) -> int:
@@ -64,9 +71,11 @@ class Dataset:
         return {str(i): name for i, name in enumerate(self.class_names)}
 
 
-def class_weights(y: np.ndarray, num_classes: int) -> dict[int, float]:
-    """'Balanced' weights n / (k * n_c), as scikit-learn computes them."""
-    counts = np.bincount(y, minlength=num_classes).astype(np.float64)
+def class_weights(y: np.ndarray, num_classes: int, soft: np.ndarray | None = None) -> dict[int, float]:
+    """'Balanced' weights n / (k * n_c), as scikit-learn computes them; with target distributions (FER+ votes)
+    n_c is each class's share of the votes summed over the images, so the weights come from the votes."""
+    counts = np.bincount(y, minlength=num_classes).astype(np.float64) if soft is None \
+        else np.asarray(soft, np.float64).sum(axis=0)
     w = len(y) / (num_classes * np.maximum(counts, 1))
     return {i: float(w[i]) for i in range(num_classes)}
 
@@ -96,6 +105,16 @@ def load_dataset(cfg: DataConfig, log=None) -> Dataset:
     root = Path(cfg.data_root).expanduser()
     if not cfg.data_root or not root.exists():
         raise FeraError(f"data root not found: {cfg.data_root or '(empty)'}")
+    if cfg.labels not in ferplus.SCHEMES:
+        raise FeraError(f"--labels must be one of {', '.join(ferplus.SCHEMES)} (got {cfg.labels})")
+    if root.is_dir() and ferplus.is_ferplus_root(root):
+        ds = _load_ferplus(root, cfg, log)
+        ds.load_seconds = time.perf_counter() - start
+        return ds
+    if cfg.labels != "majority" or cfg.contempt:
+        what = f"--labels {cfg.labels}" if cfg.labels != "majority" else "--contempt"
+        raise FeraError(f"{what} needs FER+'s votes: a data root with FER2013Train/label.csv "
+                        f"(Microsoft's FER+ layout), and {root} is not one")
     if root.is_file():
         if root.suffix.lower() != ".csv":
             raise FeraError(f"{root} is a file but not a FER-2013 CSV (emotion,pixels,Usage)")
@@ -115,10 +134,6 @@ def load_dataset(cfg: DataConfig, log=None) -> Dataset:
         tr = ds.splits["train"]
         ds.splits = {"train": tr.take(keep), "val": tr.take(held), **{k: v for k, v in ds.splits.items() if k == "test"}}
         ds.val_from_train = True
-    if cfg.soft_labels:
-        from fera.datasets.soft_labels import attach_soft_labels
-
-        attach_soft_labels(ds, cfg.soft_labels)
     ds.load_seconds = time.perf_counter() - start
     return ds
 
@@ -166,7 +181,16 @@ def load_eval_data(cfg: DataConfig, log=None, prefer=("test", "val")) -> tuple[D
     """(dataset, split name) to evaluate on: a folder of class folders as is, a FER root's test/
     (else its val/), or a CSV's PrivateTest rows (else PublicTest); ``prefer`` orders the splits."""
     root = Path(cfg.data_root).expanduser()
-    if root.is_dir() and not (root / "train").is_dir():
+    if root.is_dir() and ferplus.is_split_folder(root):  # one FER+ folder: its majority labels
+        votes = ferplus.load_votes(root, cfg.img_size, to_gray_array, single=True)
+        v = votes.splits[root.name]
+        keep, dist = ferplus.targets(v.votes, "majority", cfg.contempt)
+        if len(keep) == 0:
+            raise FeraError(f"no readable image with a FER+ majority label in {root}")
+        split = Split(v.x[keep], dist.argmax(axis=1).astype(np.int64), v.files[keep])
+        return Dataset(str(root), ferplus.class_names(cfg.contempt), {root.name: split}, votes.skipped,
+                       dropped={root.name: int(len(v.votes) - len(keep))}), root.name
+    if root.is_dir() and not (root / "train").is_dir() and not ferplus.is_ferplus_root(root):
         classes = class_files(root)
         if not classes:
             raise FeraError(f"{root} has neither train/ nor class sub-folders")
@@ -209,6 +233,50 @@ def _decode_file(path: Path, img_size) -> tuple[np.ndarray | None, str]:
         return to_gray_array(path, img_size), ""
     except Exception as e:  # noqa: BLE001  (any decoder failure means: skip this file and say why)
         return None, first_line(e)
+
+
+# -- FER+ (Microsoft's layout) ------------------------------------------------------------------
+
+def _load_ferplus(root: Path, cfg: DataConfig, log) -> Dataset:
+    """The FER+ root as a Dataset: train targets under ``cfg.labels``, val and test on majority labels."""
+    files = [p for split, (d, _, pngs) in ferplus.scan(root).items() for p in [d / ferplus.LABEL_FILE, *pngs]]
+    h = hashlib.sha256(f"v{_CACHE_VERSION}|ferplus|{tuple(cfg.img_size)}".encode())
+    for p in files:
+        st = p.stat()
+        h.update(f"{p.parent.name}/{p.name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    cache_file = _cache_dir(cfg) / f"{root.name or 'ferplus'}-ferplus-{h.hexdigest()[:20]}.npz"
+    votes = _read_vote_cache(cache_file, str(root)) if cfg.use_cache else None
+    from_cache = votes is not None
+    if votes is None:
+        votes = ferplus.load_votes(root, cfg.img_size, to_gray_array)
+        if cfg.use_cache:
+            arrays = {"skipped": np.array(votes.skipped, dtype=str).reshape(-1, 2)}
+            for s, v in votes.splits.items():
+                arrays |= {f"x_{s}": v.x, f"v_{s}": v.votes, f"f_{s}": v.files}
+            _save_npz(cache_file, arrays, log)
+    splits, dropped = {}, {}
+    for name, v in votes.splits.items():
+        scheme = cfg.labels if name == "train" else "majority"
+        keep, dist = ferplus.targets(v.votes, scheme, cfg.contempt)
+        splits[name] = Split(v.x[keep], dist.argmax(axis=1).astype(np.int64), v.files[keep],
+                             dist if scheme != "majority" else None)
+        dropped[name] = int(len(v.votes) - len(keep))
+    ds = Dataset(str(root), ferplus.class_names(cfg.contempt), splits, votes.skipped, from_cache=from_cache,
+                 labels=cfg.labels, dropped=dropped)
+    _check(ds)
+    return ds
+
+
+def _read_vote_cache(path: Path, source: str) -> ferplus.VoteData | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            splits = {s: ferplus.VoteSplit(z[f"x_{s}"], z[f"v_{s}"], z[f"f_{s}"]) for s in SPLITS if f"x_{s}" in z}
+            skipped = [tuple(r) for r in z["skipped"].tolist()] if z["skipped"].size else []
+        return ferplus.VoteData(source, splits, skipped)
+    except (OSError, ValueError, KeyError):
+        return None  # a damaged cache is simply rebuilt
 
 
 # -- FER-2013 CSV --------------------------------------------------------------------------------
@@ -326,6 +394,10 @@ def _write_cache(path: Path, ds: Dataset, log) -> None:
         arrays[f"x_{s}"], arrays[f"y_{s}"] = split.x, split.y
         if split.files is not None:
             arrays[f"f_{s}"] = split.files
+    _save_npz(path, arrays, log)
+
+
+def _save_npz(path: Path, arrays: dict, log) -> None:
     try:
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:

@@ -77,7 +77,9 @@ def held_out(meta: dict, data_root: str | None, prefer=("test", "val"), log=prin
     """(uint8 images, labels in the model's class order, dataset, split) of a held-out set."""
     if not data_root:
         raise FeraError("--data_root is required (the model is not in a run folder that names its data)")
-    ds, split = load_eval_data(DataConfig(data_root=data_root, img_size=tuple(meta["input_size"])), log, prefer)
+    cfg = DataConfig(data_root=data_root, img_size=tuple(meta["input_size"]),
+                     contempt="contempt" in meta["class_names"])  # FER+ data: the model's 7 or 8 classes
+    ds, split = load_eval_data(cfg, log, prefer)
     part: Split = ds.splits[split]
     return part.x, align_labels(ds.class_names, meta["class_names"], part.y), ds, split
 

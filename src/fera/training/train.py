@@ -79,15 +79,17 @@ class _RunState(keras.callbacks.Callback):
 
 
 class _Schedule(keras.callbacks.Callback):
-    """Per-step learning rate: linear warm-up, then (``cosine``) a half cosine down to ``min_lr``.
+    """Per-step learning rate: linear warm-up, then (``cosine``) a half cosine down to ``min_lr``, or (``steps``)
+    the peak times the factor of the last (epoch, factor) step reached.
 
     It depends only on the step number, so a resumed run continues on the same curve. With the
     plateau schedule it does nothing after the warm-up and ReduceLROnPlateau takes over.
     """
 
     def __init__(self, lr: float, warmup_epochs: float, steps_per_epoch: int, epochs: int = 0,
-                 cosine: bool = False, min_lr: float = 0.0):
+                 cosine: bool = False, min_lr: float = 0.0, steps=()):
         super().__init__()
+        self.steps = tuple(steps)  # ((epoch, factor), ...): the "steps" schedule
         self.lr, self.warmup = lr, int(warmup_epochs * steps_per_epoch)
         self.total, self.steps_per_epoch = epochs * steps_per_epoch, steps_per_epoch
         self.cosine, self.min_lr, self.epoch = cosine, min_lr, 0
@@ -95,6 +97,9 @@ class _Schedule(keras.callbacks.Callback):
     def lr_at(self, step: int) -> float | None:
         if step < self.warmup:
             return self.lr * (step + 1) / self.warmup
+        if self.steps:
+            epoch = step // self.steps_per_epoch
+            return self.lr * float(np.prod([f for e, f in self.steps if epoch >= e]))
         if not self.cosine:
             return None
         done = (step - self.warmup) / max(1, self.total - self.warmup - 1)  # min_lr on the last step
@@ -121,6 +126,20 @@ def make_optimizer(cfg: RunConfig):
         opt.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
         return opt
     return keras.optimizers.Adam(t.lr)
+
+
+def multi_target_loss(y_true, y_pred):
+    """FER+'s multi-target loss: -log(max over classes of target * predicted probability)."""
+    ops = keras.ops
+    y_pred = ops.cast(y_pred, "float32")
+    return -ops.log(ops.clip(ops.max(ops.cast(y_true, "float32") * y_pred, axis=-1), 1e-7, 1.0))
+
+
+def make_loss(cfg: RunConfig):
+    """Cross-entropy against the targets (label smoothing as set), or the multi-target loss."""
+    if cfg.data.labels == "multi_target":
+        return multi_target_loss
+    return keras.losses.CategoricalCrossentropy(label_smoothing=cfg.train.label_smoothing)
 
 
 def _num(v):
@@ -171,7 +190,10 @@ def train(cfg: RunConfig, log=print) -> dict:
         + (" (val split from train)" if ds.val_from_train else "")
         + f", {len(ds.skipped)} skipped, loaded in {ds.load_seconds:.1f}s" + (" from cache" if ds.from_cache else ""))
     write_label_map(ds, out)
-    weights = class_weights(ds.splits["train"].y, ds.num_classes)
+    if ds.dropped:
+        log("FER+ labels: " + ", ".join(f"{k} {n} left out" for k, n in ds.dropped.items())
+            + f" (training targets: {ds.labels}; val and test: majority)")
+    weights = class_weights(ds.splits["train"].y, ds.num_classes, ds.splits["train"].soft)
     used = weighting(weights, cfg.train.class_weight)
     write_json(out / "class_weights.json", {"balanced": {name: weights[i] for i, name in enumerate(ds.class_names)},
                                             "used": cfg.train.class_weight})
@@ -182,8 +204,8 @@ def train(cfg: RunConfig, log=print) -> dict:
     model = create_model(cfg.model.name, input_shape=(*cfg.data.img_size, 1), num_classes=ds.num_classes,
                          precision=cfg.train.precision, l2=0.0 if decoupled else cfg.model.l2,
                          dropout=cfg.model.dropout, block_dropout=cfg.model.block_dropout)
-    loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.train.label_smoothing)
-    model.compile(optimizer=make_optimizer(cfg), loss=loss, metrics=["accuracy"])
+    model.compile(optimizer=make_optimizer(cfg), loss=make_loss(cfg),
+                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
     if state is not None:  # weights, Adam moments and the (possibly reduced) learning rate
         load_training_state(model, out / "checkpoints")
         log(f"resuming after epoch {state['epoch']} (best val_accuracy {state['best_val_accuracy']:.4f} "
@@ -191,7 +213,7 @@ def train(cfg: RunConfig, log=print) -> dict:
 
     tr, va = ds.splits["train"], ds.splits["val"]
     batches = Batches(tr.x, tr.y, ds.num_classes, cfg.data.batch_size, seed=cfg.data.seed, shuffle=True,
-                      augment_cfg=cfg.augment, class_weight=used, targets=tr.soft, meta=meta)  # tr.soft: --soft_labels
+                      augment_cfg=cfg.augment, class_weight=used, targets=tr.soft, labels=ds.labels, meta=meta)
     val_batches = Batches(va.x, va.y, ds.num_classes, cfg.data.batch_size, meta=meta)
     t = cfg.train
     early = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=t.early_stopping_patience)
@@ -205,8 +227,9 @@ def train(cfg: RunConfig, log=print) -> dict:
     else:
         try:
             cosine = t.schedule == "cosine"
-            schedule = _Schedule(t.lr, t.warmup_epochs, len(batches), t.epochs, cosine, t.min_lr)
-            callbacks = [schedule, early] + ([] if cosine else [reduce_lr]) + [run_state]
+            steps = t.lr_steps if t.schedule == "steps" else ()
+            schedule = _Schedule(t.lr, t.warmup_epochs, len(batches), t.epochs, cosine, t.min_lr, steps)
+            callbacks = [schedule, early] + ([reduce_lr] if t.schedule == "plateau" else []) + [run_state]
             model.fit(batches, validation_data=val_batches, epochs=t.epochs, initial_epoch=initial_epoch,
                       callbacks=callbacks, verbose=t.verbose)
         except KeyboardInterrupt:
@@ -245,7 +268,8 @@ def finalize(out: Path, ds: Dataset, cfg: RunConfig, state: dict, session_second
         "hyperparameters": {"epochs": cfg.train.epochs, "img_size": list(cfg.data.img_size),
                             "batch_size": cfg.data.batch_size, "lr": cfg.train.lr,
                             "warmup_epochs": cfg.train.warmup_epochs, "schedule": cfg.train.schedule,
-                            "optimizer": cfg.train.optimizer,
+                            "optimizer": cfg.train.optimizer, "labels": cfg.data.labels,
+                            "contempt": cfg.data.contempt,
                             "label_smoothing": cfg.train.label_smoothing, "class_weight": cfg.train.class_weight,
                             "l2": cfg.model.l2, "dropout": cfg.model.dropout,
                             "block_dropout": cfg.model.block_dropout, "seed": cfg.data.seed, "precision": cfg.train.precision,
@@ -256,7 +280,8 @@ def finalize(out: Path, ds: Dataset, cfg: RunConfig, state: dict, session_second
         "git_commit_at_finish": _git_commit(),
         "hardware": {"machine": platform.machine(), "processor": platform.processor() or None,
                      "cpu_count": __import__("os").cpu_count()},
-        "dataset": {"source": ds.source, "val_from_train": ds.val_from_train, "counts": ds.counts()},
+        "dataset": {"source": ds.source, "val_from_train": ds.val_from_train, "counts": ds.counts(),
+                    "labels": ds.labels, "left_out_by_label_rules": ds.dropped},
         "skipped_files": _skipped_summary(ds),
         "wall_seconds": {"training": round(state["wall_seconds"], 1), "this_session": round(session_seconds, 1)},
     }
