@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from fer_csv import FER_CLASSES, LEFT_OUT, PER_CLASS, make_fer_csv
+from fer_csv import FER_CLASSES, PER_CLASS, make_fer_csv
 from PIL import Image
 
 from fera.cli import main
@@ -57,32 +57,66 @@ def test_ferplus_majority_follows_the_ferplus_rules():
     assert ferplus_majority([3, 0, 0, 0, 0, 0, 0, 0, 7, 0]) == "unknown"
 
 
-def test_ferplus_conversion_writes_majority_folders_and_the_votes(tmp_path, capsys):
-    fer, ferplus, _ = make_fer_csv(tmp_path / "src")
+def _ferplus_rows(path):
+    with open(path, newline="") as f:
+        return list(csv.reader(f))[1:]
+
+
+def test_ferplus_conversion_writes_microsofts_layout(tmp_path, capsys):
+    fer, ferplus, rows = make_fer_csv(tmp_path / "src")
+    lines = ferplus.read_text().splitlines(keepends=True)
+    lines[1 + 5] = "Training,fer0000005.png,0,0,0,0,0,0,0,0,0,0\n"  # a named row without votes
+    ferplus.write_text("".join(lines))
     out = tmp_path / "fp"
-    assert main(["data", "convert", str(fer), "--to", str(out), "--ferplus", str(ferplus), "--json"]) == 0
-    rep = json.loads(capsys.readouterr().out)
-    assert rep["labels"] == "ferplus" and rep["ferplus_dropped"] == {"contempt": 1, "no majority": 1,
-                                                                      "not a face": 1, "unknown": 1}
-    assert sum(rep["counts"]["train"].values()) == N_TRAIN - len(LEFT_OUT)
-    for i in LEFT_OUT:
-        assert not list(out.rglob(f"row{i:05d}.png"))
-    with open(out / "labels.csv", newline="") as f:
-        labels = {r["path"]: r for r in csv.DictReader(f)}
-    assert len(labels) == sum(sum(c.values()) for c in rep["counts"].values())
-    row = labels["train/angry/row00000.png"]  # FER label angry: 8 anger and 2 happiness votes
-    assert (row["anger"], row["happiness"], row["NF"], row["fer2013_label"]) == ("8", "2", "0", "angry")
-    # --contempt keeps FER+'s eighth class
-    assert main(["data", "convert", str(fer), "--to", str(tmp_path / "fp8"), "--ferplus", str(ferplus),
-                 "--contempt", "--json"]) == 0
-    rep8 = json.loads(capsys.readouterr().out)
-    assert "contempt" in rep8["classes"] and rep8["ferplus_dropped"].get("contempt") is None
-    assert (tmp_path / "fp8" / "train" / "contempt" / f"row{25:05d}.png").is_file()
+    assert main(["data", "convert", str(fer), "--to", str(out), "--ferplus", str(ferplus)]) == 0
+    text = capsys.readouterr().out.strip().splitlines()
+    assert text[-1] == f"train with: fera train --data_root {out} --labels crossentropy"
+    assert "rows without FER+ votes (not written, as in Microsoft's FER+): 2 (row 1: no Image name, ...)" in text
+    rep = json.loads((out / "dataset.json").read_text())
+    assert rep["labels"] == "ferplus" and rep["layout"] == "ferplus" and rep["ferplus"] == "fer2013new.csv"
+    assert rep["folders"] == {"FER2013Train": "Training", "FER2013Valid": "PublicTest", "FER2013Test": "PrivateTest"}
+    assert rep["counts"] == {"FER2013Train": N_TRAIN - 2, "FER2013Valid": 14, "FER2013Test": 14}
+    assert rep["without_votes"] == {"count": 2, "examples": ["row 1: no Image name", "row 5: no votes"]}
+    assert rep["skipped_rows"]["count"] == 1 and f"line {N_TRAIN + 2}" in rep["skipped_rows"]["examples"][0]
+    assert rep["rows"] == len(rows) and rep["source_md5"] and not rep["ferplus_official_counts_match"]
+    assert rep["majority_counts"]["FER2013Train"] == {"angry": 4, "contempt": 1, "disgust": 3, "fear": 3, "happy": 3,
+                                                      "neutral": 4, "no majority": 1, "sad": 3, "surprise": 3,
+                                                      "unknown / NF": 1}
+    assert sorted(p.name for p in out.iterdir()) == ["FER2013Test", "FER2013Train", "FER2013Valid", "dataset.json"]
+    # label.csv: Microsoft's rows, exactly the votes of fer2013new.csv, for every row with votes and an image
+    with open(fer, newline="") as f:
+        pixels = [r["pixels"] for r in csv.DictReader(f)]
+    folder = {"Training": "FER2013Train", "PublicTest": "FER2013Valid", "PrivateTest": "FER2013Test"}
+    written = {name: [] for name in folder.values()}
+    for n, row in enumerate(_ferplus_rows(ferplus)):
+        if row[1] and any(int(v) for v in row[2:]) and n != N_TRAIN:  # N_TRAIN: fer2013.csv's broken row
+            written[folder[row[0]]].append((f"{row[1]},\"(0, 0, 48, 48)\"," + ",".join(row[2:]) + "\n", n))
+    for name, expected in written.items():
+        assert (out / name / "label.csv").read_text() == "".join(line for line, _ in expected)
+        assert sorted(p.name for p in (out / name).glob("*.png")) == sorted(line.split(",")[0] for line, _ in expected)
+        for line, n in expected:  # the exact pixels of the CSV row, losslessly, named by fer2013new.csv
+            with Image.open(out / name / line.split(",")[0]) as im:
+                assert im.format == "PNG" and im.mode == "L" and im.size == (48, 48)
+                np.testing.assert_array_equal(np.asarray(im).ravel(), np.array(pixels[n].split(), dtype=np.uint8))
+    first = 'fer0000000.png,"(0, 0, 48, 48)",0,2,0,0,8,0,0,0,0,0\n'  # FER class angry: 8 anger, 2 happiness votes
+    assert (out / "FER2013Train" / "label.csv").read_text().startswith(first)
+    assert not (out / "FER2013Train" / "fer0000001.png").exists() and not _leftovers(tmp_path)
+    # the loader reads it directly, as Microsoft's layout
+    ds = load_dataset(DataConfig(data_root=str(out), labels="crossentropy"))
+    assert ds.labels == "crossentropy" and not ds.skipped and ds.counts()["test"]["sad"] == 2
+    # --contempt no longer means anything for a conversion: training chooses (fera train --contempt)
+    with pytest.raises(SystemExit) as refused:
+        main(["data", "convert", str(fer), "--to", str(tmp_path / "fp8"), "--ferplus", str(ferplus), "--contempt"])
+    assert refused.value.code == 2 and "unrecognized arguments: --contempt" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("case, message", [
     ("short_ferplus", "they must be the same rows in the same order"),
     ("bad_ferplus_header", "is not FER+'s fer2013new.csv"),
+    ("other_usage", "row 3 is Training in fer2013.csv but PublicTest in fer2013new.csv"),
+    ("bad_name", "fer2013new.csv, line 5: Image name 'sub/fer0000003.png' is not a PNG file name"),
+    ("same_name", "fer2013new.csv, lines 4 and 5 both name fer0000002.png"),
+    ("late_failure", "no Training row of fer2013.csv has FER+ votes"),
     ("not_a_csv", "is not a FER-2013 CSV"),
     ("no_to", "needs the CSV and --to DIR"),
 ])
@@ -93,6 +127,16 @@ def test_convert_refuses_bad_input_in_one_line_and_leaves_nothing(tmp_path, caps
         ferplus.write_text("".join(ferplus.read_text().splitlines(keepends=True)[:-3]))
     elif case == "bad_ferplus_header":
         ferplus.write_text(ferplus.read_text().replace("happiness", "happy", 1))
+    elif case in ("other_usage", "bad_name", "same_name"):
+        lines = ferplus.read_text().splitlines(keepends=True)
+        old, new = {"other_usage": ("Training", "PublicTest"), "bad_name": (",fer", ",sub/fer"),
+                    "same_name": ("3.png", "2.png")}[case]
+        lines[1 + 3] = lines[1 + 3].replace(old, new, 1)
+        ferplus.write_text("".join(lines))
+    elif case == "late_failure":  # every image is written before this is found: nothing may stay
+        lines = ferplus.read_text().splitlines(keepends=True)
+        ferplus.write_text("".join(l if not l.startswith("Training") else "Training,,0,0,0,0,0,0,0,0,0,0\n"
+                                   for l in lines))
     elif case == "not_a_csv":
         fer.write_text("a,b\n1,2\n")
     else:
@@ -134,13 +178,21 @@ def test_verify_finds_count_differences_duplicates_and_unreadable_files(tmp_path
     assert "not a folder" in _one_error_line(capsys)
 
 
-def test_verify_compares_a_ferplus_folder_with_its_recorded_counts(tmp_path, capsys):
+def test_verify_compares_a_ferplus_root_with_its_recorded_counts(tmp_path, capsys):
     fer, ferplus, _ = make_fer_csv(tmp_path / "src", duplicate=False)
     out = tmp_path / "fp"
     assert main(["data", "convert", str(fer), "--to", str(out), "--ferplus", str(ferplus)]) == 0
+    capsys.readouterr()
     assert main(["data", "verify", str(out)]) == 0
-    assert "counts match the recorded counts" in capsys.readouterr().out
-    happy = json.loads((out / "dataset.json").read_text())["counts"]["train"]["happy"]
-    next((out / "train" / "happy").iterdir()).unlink()  # a lost file
-    assert main(["data", "verify", str(out)]) == 1
-    assert f"train: happy {happy - 1} (expected {happy})" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "(Microsoft's FER+ layout)" in text and "counts match the recorded counts" in text
+    assert text.strip().endswith("clean")
+    assert main(["data", "verify", str(out), "--expect", "official"]) == 1
+    assert f"FER2013Train: {N_TRAIN - 1} images (expected 28558)" in capsys.readouterr().out
+    (out / "FER2013Train" / "fer0000003.png").unlink()  # a lost file: Training "happy", 8 happiness votes
+    assert main(["data", "verify", str(out), "--json"]) == 1
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["count_differences"] == [f"FER2013Train: {N_TRAIN - 2} images (expected {N_TRAIN - 1}), "
+                                        "majority happy 2 (expected 3)"]
+    assert rep["rows_without_png"] == {"count": 1, "examples": ["FER2013Train/fer0000003.png"]}
+    assert rep["problems"] == ["1 label.csv row without a PNG", "counts differ from the recorded counts"]

@@ -104,10 +104,18 @@ def test_get_from_a_nested_archive_keeps_the_csv(tmp_path, cache, capsys):
     out = tmp_path / "fer"
     assert main(["data", "get", "--file", str(archive), "--to", str(out), "--ferplus", str(ferplus)]) == 0
     text = capsys.readouterr().out
-    assert "(ferplus labels)" in text and f"--soft_labels {out}/labels.csv" in text
-    assert (out / "fer2013.csv").read_bytes() == fer.read_bytes() and (out / "labels.csv").is_file()
-    assert not (out / ".unpack").exists()
+    assert "images with FER+ votes (Microsoft's FER+ layout" in text
+    assert text.strip().endswith(f"train with: fera train --data_root {out} --labels crossentropy")
+    assert (out / "fer2013.csv").read_bytes() == fer.read_bytes()
+    assert sorted(p.name for p in out.iterdir()) == ["FER2013Test", "FER2013Train", "FER2013Valid", "dataset.json",
+                                                     "fer2013.csv"]
+    assert (out / "FER2013Train" / "label.csv").read_text().startswith('fer0000000.png,"(0, 0, 48, 48)",0,2,0,0,8,')
+    assert (out / "FER2013Valid" / "fer0000029.png").is_file() and not (out / ".unpack").exists()
     _clean(tmp_path, cache)
+    with pytest.raises(SystemExit) as refused:  # the votes keep contempt; `fera train --contempt` chooses
+        main(["data", "get", "--file", str(fer), "--to", str(tmp_path / "fp8"), "--ferplus", str(ferplus),
+              "--contempt"])
+    assert refused.value.code == 2 and "unrecognized arguments: --contempt" in _error(capsys)
 
 
 def test_an_interrupted_download_resumes_where_it_stopped(tmp_path, cache, server, capsys):

@@ -20,9 +20,11 @@ def add_subcommands(data: argparse.ArgumentParser) -> None:
         "fera data get --url https://example.org/fer2013.tar.gz --sha256 SHA256 --to data/fer2013"])
     add_command(sub, "convert", cmd_convert, _convert_arguments, examples=[
         "fera data convert fer2013.csv --to data/fer2013",
-        ("fera data convert fer2013.csv --ferplus fer2013new.csv --to data/ferplus", "FER+ labels and votes")])
+        ("fera data convert fer2013.csv --ferplus fer2013new.csv --to data/ferplus",
+         "Microsoft's FER+ layout: PNGs and label.csv of the votes")])
     add_command(sub, "verify", cmd_verify, _verify_arguments, examples=[
         ("fera data verify data/fer2013", "official counts, duplicates, unreadable files"),
+        ("fera data verify data/ferplus", "FER+ folders: PNGs against label.csv, counts, duplicates"),
         ("fera data verify data/ferplus --allow_duplicates --json", "one JSON object; duplicates do not fail")])
 
 
@@ -44,17 +46,19 @@ def _convert_arguments(c) -> None:
 
 def _conversion_arguments(p) -> None:
     p.add_argument("--to", help="the folder to create (must be new or empty unless --overwrite)")
-    p.add_argument("--ferplus", help="FER+'s fer2013new.csv: majority-vote folders and labels.csv of the votes")
-    p.add_argument("--contempt", action="store_true", help="with --ferplus: keep FER+'s contempt class")
+    p.add_argument("--ferplus", help="FER+'s fer2013new.csv: write Microsoft's FER+ layout instead of class folders "
+                   "(FER2013Train/ FER2013Valid/ FER2013Test/: fer<N>.png and label.csv of the 10 votes per face)")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty --to (only once all is done)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
 def _verify_arguments(v) -> None:
-    v.add_argument("dir", nargs="?", help="the dataset folder (train/, val/, test/)")
+    v.add_argument("dir", nargs="?", help="the dataset folder (train/, val/, test/ class folders, or FER+'s "
+                   "FER2013Train/, FER2013Valid/, FER2013Test/)")
     add_option(v, "--expect", choices=EXPECTATIONS, default="auto",
-               help="counts to compare with: official FER-2013, recorded (dataset.json of a FER+ conversion), "
-               "none, or auto: recorded for FER+ folders, else official (default {default})")
+               help="counts to compare with: official (FER-2013's, or FER+'s for FER+ folders), recorded "
+               "(the dataset.json of a FER+ conversion), none, or auto: recorded for FER+ conversions, "
+               "else official (default {default})")
     v.add_argument("--allow_duplicates", action="store_true", help="report duplicates without failing")
     v.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
@@ -68,27 +72,29 @@ def cmd_get(args) -> int:
 
     Download FER-2013 with Kaggle's client (credentials in ~/.kaggle/kaggle.json or KAGGLE_USERNAME/KAGGLE_KEY),
     from --url, or take --file (fer2013.csv, a zip or a tar), then write train/ val/ test/ class folders into
-    --to. See data/README.md."""
+    --to (with --ferplus: Microsoft's FER+ layout). See data/README.md."""
     from fera.datasets.get import get
 
     if not args.to:
         raise FeraError("fera data get needs --to DIR")
-    rep = get(args.to, file=args.file, url=args.url, sha256=args.sha256, ferplus=args.ferplus, contempt=args.contempt,
+    rep = get(args.to, file=args.file, url=args.url, sha256=args.sha256, ferplus=args.ferplus,
               overwrite=args.overwrite, timeout=args.timeout, cache_dir=args.cache_dir, log=_log)
     _print_conversion(rep, args.json)
     return 0
 
 
 def cmd_convert(args) -> int:
-    """fer2013.csv -> train/ val/ test/ class folders of PNGs (--ferplus: FER+ labels).
+    """fer2013.csv -> train/ val/ test/ class folders of PNGs (--ferplus: Microsoft's FER+ layout).
 
     Write the images of a FER-2013 CSV as PNGs into train/ (Training), val/ (PublicTest) and test/ (PrivateTest)
-    class folders, checking the official counts."""
+    class folders, checking the official counts. With --ferplus (fer2013new.csv), write Microsoft's FER+ layout
+    instead: FER2013Train/, FER2013Valid/ and FER2013Test/, each with fer<N>.png and a label.csv of the 10 votes
+    per face, for `fera train --labels ...`."""
     from fera.datasets.convert import convert
 
     if not args.csv or not args.to:
         raise FeraError("fera data convert needs the CSV and --to DIR: fera data convert fer2013.csv --to DIR")
-    rep = convert(args.csv, args.to, ferplus=args.ferplus, contempt=args.contempt, overwrite=args.overwrite, log=_log)
+    rep = convert(args.csv, args.to, ferplus=args.ferplus, overwrite=args.overwrite, log=_log)
     _print_conversion(rep, args.json)
     return 0
 
@@ -97,19 +103,28 @@ def _print_conversion(rep: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(rep))
         return
-    sizes = ", ".join(f"{s} {sum(c.values()):,}" for s, c in rep["counts"].items())
-    print(f"wrote {rep['to']}: {sizes} images in {len(rep['classes'])} classes ({rep['labels']} labels)")
+    ferplus = rep["labels"] == "ferplus"
+    if ferplus:
+        sizes = ", ".join(f"{f} {n:,}" for f, n in rep["counts"].items())
+        print(f"wrote {rep['to']}: {sizes} images with FER+ votes (Microsoft's FER+ layout: PNGs and label.csv)")
+    else:
+        sizes = ", ".join(f"{s} {sum(c.values()):,}" for s, c in rep["counts"].items())
+        print(f"wrote {rep['to']}: {sizes} images in {len(rep['classes'])} classes ({rep['labels']} labels)")
     print("official FER-2013 counts: " + ("match" if rep["official_counts_match"] else
                                           "differ (not the complete FER-2013): " + "; ".join(rep["count_differences"])))
+    if ferplus:
+        print("official FER+ counts: " + ("match" if rep["ferplus_official_counts_match"] else
+                                          "differ: " + "; ".join(rep["ferplus_count_differences"])))
     skipped = rep["skipped_rows"]
     print(f"skipped rows: {skipped['count']}" + (f" ({skipped['examples'][0]}" + (", ..." if skipped["count"] > 1 else "")
                                                  + ")" if skipped["count"] else ""))
-    if rep["labels"] == "ferplus":
-        dropped = rep["ferplus_dropped"]
-        print(f"FER+: {sum(dropped.values()):,} images left out (" + (", ".join(f"{k} {n:,}" for k, n in dropped.items())
-              or "none") + f"); the votes of every written image are in {rep['to']}/labels.csv")
-    soft = f" --soft_labels {rep['to']}/labels.csv" if rep["labels"] == "ferplus" else ""
-    print(f"train with: fera train --data_root {rep['to']}{soft}")
+    if ferplus:
+        none = rep["without_votes"]
+        print(f"rows without FER+ votes (not written, as in Microsoft's FER+): {none['count']:,}"
+              + (f" ({none['examples'][0]}" + (", ..." if none["count"] > 1 else "") + ")" if none["count"] else ""))
+        print(f"train with: fera train --data_root {rep['to']} --labels crossentropy")
+    else:
+        print(f"train with: fera train --data_root {rep['to']}")
 
 
 def _n(n: int, noun: str) -> str:
@@ -117,10 +132,13 @@ def _n(n: int, noun: str) -> str:
 
 
 def cmd_verify(args) -> int:
-    """Check class folders: official counts, exact duplicates, unreadable files.
+    """Check class folders or FER+ folders: official counts, exact duplicates, unreadable files.
 
     Count images per split and class against the official FER-2013 counts, find exact duplicates (by decoded
-    pixels) within and across splits and unreadable files. Exit 0 only if clean, 1 if not."""
+    pixels) within and across splits and unreadable files. In Microsoft's FER+ layout (FER2013Train/,
+    FER2013Valid/, FER2013Test/), also match every PNG with its label.csv row and compare the images and their
+    FER+ majority labels per folder with the official FER+ counts (or those recorded by `fera data convert
+    --ferplus`). Exit 0 only if clean, 1 if not."""
     from fera.datasets.verify import verify
 
     if not args.dir:
@@ -130,9 +148,14 @@ def cmd_verify(args) -> int:
         print(json.dumps(rep))
         return 0 if rep["clean"] else 1
     absent = "".join(f"; {s}/ absent" for s in rep["absent_splits"])
-    print(f"{rep['root']}: {rep['images']:,} images in {', '.join(rep['splits'])}{absent}")
+    ferplus = rep.get("layout") == "ferplus"
+    print(f"{rep['root']}: {rep['images']:,} images in {', '.join(rep['splits'])}"
+          + (" (Microsoft's FER+ layout)" if ferplus else "") + absent)
+    if ferplus:
+        _print_ferplus_folders(rep)
     if rep["expected"] == "none":
-        print("counts: " + "; ".join(f"{s} {sum(c.values()):,}" for s, c in rep["counts"].items()) + " (not compared)")
+        totals = rep["counts"].items() if ferplus else ((s, sum(c.values())) for s, c in rep["counts"].items())
+        print("counts: " + "; ".join(f"{s} {n:,}" for s, n in totals) + " (not compared)")
     elif rep["count_differences"]:
         print(f"counts differ from the {rep['expected']} counts: " + "; ".join(rep["count_differences"]))
     else:
@@ -142,7 +165,8 @@ def cmd_verify(args) -> int:
     d = rep["duplicates"]
     if d["groups"]:
         where = [f"{n:,} within {s}" for s, n in d["within"].items() if n] + [f"{d['across_splits']:,} across splits"]
-        copies = "".join(f"; {_n(n, f'{s} image')} {'has' if n == 1 else 'have'} a copy in train"
+        train = "FER2013Train" if ferplus else "train"
+        copies = "".join(f"; {_n(n, f'{s} image')} {'has' if n == 1 else 'have'} a copy in {train}"
                          for s, n in d["with_a_copy_in_train"].items() if n)
         print(f"exact duplicates: {_n(d['groups'], 'group')} ({_n(d['redundant_files'], 'redundant file')}): "
               f"{', '.join(where)}{copies}; {_n(d['conflicting_labels'], 'group')} with conflicting labels")
@@ -152,3 +176,20 @@ def cmd_verify(args) -> int:
         print("exact duplicates: none")
     print("clean" if rep["clean"] else "not clean: " + ", ".join(rep["problems"]))
     return 0 if rep["clean"] else 1
+
+
+def _print_ferplus_folders(rep: dict) -> None:
+    """The FER+ lines of `fera data verify`: each folder's PNGs, rows and majority labels, then what does not match."""
+    for f in rep["splits"]:
+        rows, majority = rep["label_rows"][f], rep["majority_counts"][f]
+        line = f"{f}: {_n(rep['pngs'][f], 'PNG')}, " + (_n(rows, "label.csv row") if rows is not None
+                                                          else "label.csv not read")
+        if majority:
+            line += "; majority: " + ", ".join(f"{c} {n:,}" for c, n in sorted(majority.items(), key=lambda e: -e[1]))
+        print(line)
+    for message in rep["label_errors"]:
+        print(f"bad label.csv: {message}")
+    for key, what in (("rows_without_png", "label.csv rows without a PNG"), ("pngs_without_row", "PNGs without a row")):
+        d = rep[key]
+        named = ", ".join(d["examples"][:3]) + (", ..." if d["count"] > 3 else "")
+        print(f"{what}: {d['count']:,}" + (f" ({named})" if d["count"] else ""))

@@ -1,10 +1,15 @@
-"""`fera data convert`: fer2013.csv (and FER+'s fer2013new.csv) -> train/ val/ test/ class folders of PNGs.
+"""`fera data convert`: fer2013.csv -> train/ val/ test/ class folders of PNGs, or with FER+'s fer2013new.csv
+-> Microsoft's official FER+ layout.
 
-Every image keeps its exact pixels (a 48x48 grayscale PNG named ``row<N>.png``, N the 0-based data row
-of the CSV, which is also its row in fer2013new.csv). Usage Training -> train/, PublicTest -> val/,
-PrivateTest -> test/. With FER+ the folders follow FER+'s majority vote and labels.csv keeps all 10
-votes of every written image for `fera train --soft_labels`. The folders are written to a hidden
-temporary folder and moved into place at the end, so a failure leaves nothing behind.
+Every image keeps its exact pixels (a lossless grayscale PNG). Without FER+: ``row<N>.png`` in the folder of
+its FER-2013 class, N the 0-based data row of the CSV; Usage Training -> train/, PublicTest -> val/,
+PrivateTest -> test/. With FER+: what microsoft/FERPlus's ``generate_training_data.py`` writes, FER2013Train/
+(Training), FER2013Valid/ (PublicTest) and FER2013Test/ (PrivateTest), each holding PNGs named as
+fer2013new.csv's ``Image name`` column says (``fer0000000.png``: Microsoft's numbering, not necessarily the
+CSV row: the first PublicTest image is fer0028638.png) and a headerless ``label.csv`` of Microsoft's rows
+(name, face box, the 10 vote counts); rows FER+ leaves without votes are not written. Training chooses how to
+use the votes (`fera train --labels ...`, datasets/ferplus.py). The folders are written to a hidden temporary
+folder and moved into place at the end, so a failure leaves nothing behind.
 """
 from __future__ import annotations
 
@@ -17,105 +22,161 @@ from pathlib import Path
 from PIL import Image
 
 from fera.training.data import CSV_USAGE, FER2013_CSV_CLASSES, SPLITS, csv_pixels, csv_rows
-from fera.datasets.fer2013 import (FERPLUS_HEADER, FERPLUS_TO_CLASS, FERPLUS_VOTES, OFFICIAL_COUNTS, PUBLISHED_MD5,
-                                   count_differences, ferplus_majority)
+from fera.datasets.fer2013 import (FERPLUS_FOLDERS, FERPLUS_HEADER, FERPLUS_OFFICIAL_IMAGES, FERPLUS_OFFICIAL_MAJORITY,
+                                   OFFICIAL_COUNTS, PUBLISHED_MD5, count_differences, ferplus_count_differences,
+                                   ferplus_majority_class)
+from fera.datasets.ferplus import LABEL_FILE
 from fera.errors import FeraError
 from fera.fileio import atomic_dir, write_json, write_text
 
 _MAX_LISTED = 20  # skipped rows named in dataset.json
 
 
-def convert(csv_path: str | Path, to: str | Path, *, ferplus: str | Path | None = None, contempt: bool = False,
-            overwrite: bool = False, log=None) -> dict:
-    """Convert ``csv_path`` into class folders in ``to`` (atomically); returns the report (dataset.json)."""
+def convert(csv_path: str | Path, to: str | Path, *, ferplus: str | Path | None = None, overwrite: bool = False,
+            log=None) -> dict:
+    """Convert ``csv_path`` into class folders (with ``ferplus``: Microsoft's FER+ layout) in ``to``, atomically;
+    returns the report (dataset.json)."""
     csv_path = Path(csv_path).expanduser()
     if not csv_path.is_file():
         raise FeraError(f"CSV not found: {csv_path}")
     if ferplus is not None and not Path(ferplus).expanduser().is_file():
         raise FeraError(f"FER+ label file not found: {ferplus}")
     with atomic_dir(Path(to).expanduser(), overwrite) as tmp:
-        report = write_folders(csv_path, tmp, ferplus=ferplus, contempt=contempt, log=log)
+        report = write_folders(csv_path, tmp, ferplus=ferplus, log=log)
     return {**report, "to": str(to)}
 
 
-def write_folders(csv_path: Path, out: Path, *, ferplus=None, contempt: bool = False, log=None,
-                  md5: str | None = None) -> dict:
-    """Write the class folders, labels.csv (FER+) and dataset.json into the existing folder ``out``."""
-    votes = read_ferplus(Path(ferplus).expanduser()) if ferplus else None
+def write_folders(csv_path: Path, out: Path, *, ferplus=None, log=None, md5: str | None = None) -> dict:
+    """Write the class folders (with ``ferplus``: the FER+ folders) and dataset.json into the existing folder
+    ``out``; returns the report."""
+    if ferplus:
+        return write_ferplus(csv_path, Path(ferplus).expanduser(), out, log=log, md5=md5)
     counts = {s: Counter() for s in SPLITS}  # what was written, per split and class
-    fer_counts = {s: Counter() for s in SPLITS}  # FER-2013's own labels of the readable rows
-    skipped, dropped, label_rows = [], Counter(), []
+    skipped = []
     n = -1
     for n, line, row in csv_rows(csv_path):
         try:
-            label = FER2013_CSV_CLASSES[_index(row.get("emotion"))]
-            usage = (row.get("Usage") or "Training").strip()
-            split = CSV_USAGE.get(usage)
-            if split is None:
-                raise ValueError(f"Usage {usage!r} is none of {', '.join(CSV_USAGE)}")
-            img = csv_pixels(row.get("pixels") or "")
+            split, _, label, img = _parse(row)
         except (ValueError, IndexError) as e:
             skipped.append((line, str(e)[:120]))
-            cls = None
-        else:
-            fer_counts[split][label] += 1
-            cls = label
-        if votes is not None:
-            if n >= len(votes):
-                raise FeraError(f"{ferplus} has fewer rows ({len(votes)}) than {csv_path.name}: "
-                                "they must be the same rows in the same order")
-            fp_usage, v = votes[n]
-            if cls is not None and fp_usage != usage:
-                raise FeraError(f"row {n} is {usage} in {csv_path.name} but {fp_usage} in {Path(ferplus).name}: "
-                                "not the same rows in the same order")
-            if cls is not None:
-                winner = ferplus_majority(v)
-                cls = FERPLUS_TO_CLASS.get(winner) if winner != "contempt" or contempt else None
-                if cls is None:
-                    dropped[{"": "no majority", "NF": "not a face"}.get(winner, winner)] += 1
-        if cls is None:
             continue
-        rel = f"{split}/{cls}/row{n:05d}.png"
-        (out / split / cls).mkdir(parents=True, exist_ok=True)
-        Image.fromarray(img).save(out / rel, format="PNG")
-        counts[split][cls] += 1
-        if votes is not None:
-            label_rows.append([rel, *votes[n][1], label])
+        (out / split / label).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img).save(out / split / label / f"row{n:05d}.png", format="PNG")
+        counts[split][label] += 1
         if log and (n + 1) % 10000 == 0:
             log(f"converted {n + 1} rows")
-    if votes is not None and n + 1 != len(votes):
-        raise FeraError(f"{Path(ferplus).name} has {len(votes)} rows but {csv_path.name} has {n + 1}: "
-                        "they must be the same rows in the same order")
     if not any(counts.values()):
         raise FeraError(f"no image was written: {csv_path} has no readable rows")
-    if votes is not None:
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(["path", *FERPLUS_VOTES, "fer2013_label"])
-        w.writerows(label_rows)
-        write_text(out / "labels.csv", buf.getvalue())
-    fer = {s: dict(sorted(fer_counts[s].items())) for s in SPLITS}
+    fer = {s: dict(sorted(counts[s].items())) for s in SPLITS}
     differences = count_differences(fer, OFFICIAL_COUNTS)
-    md5 = md5 or file_digest(csv_path, "md5")  # the caller may have hashed the file already
     report = {
-        "source": csv_path.name, "source_md5": md5, "published_file": PUBLISHED_MD5.get(md5),
-        "labels": "ferplus" if votes is not None else "fer2013",
+        **_source(csv_path, md5), "labels": "fer2013",
         "classes": sorted({c for s in counts.values() for c in s}),
         "counts": {s: dict(sorted(counts[s].items())) for s in SPLITS if counts[s]},
         "rows": n + 1, "fer2013_counts": fer, "official_counts_match": not differences,
-        "count_differences": differences,
-        "skipped_rows": {"count": len(skipped), "examples": [f"line {ln}: {r}" for ln, r in skipped[:_MAX_LISTED]]},
-        "file_names": "row<N>.png: N is the 0-based data row of the CSV (and of fer2013new.csv)",
+        "count_differences": differences, "skipped_rows": _listed(skipped),
+        "file_names": "row<N>.png: N is the 0-based data row of the CSV",
     }
-    if votes is not None:
-        report.update(ferplus=Path(ferplus).name, contempt=contempt, ferplus_dropped=dict(sorted(dropped.items())),
-                      labels_file="labels.csv")
     write_json(out / "dataset.json", report)
     return report
 
 
-def read_ferplus(path: Path) -> list[tuple[str, list[int]]]:
-    """[(Usage, 10 vote counts)] per row of fer2013new.csv, checked against FER+'s header."""
+def write_ferplus(csv_path: Path, ferplus: Path, out: Path, *, log=None, md5: str | None = None) -> dict:
+    """Write Microsoft's FER+ layout (FER2013Train/ FER2013Valid/ FER2013Test/: fer<N>.png and label.csv) and
+    dataset.json into the existing folder ``out``; returns the report."""
+    votes = read_ferplus(ferplus)
+    folder_of = {usage: folder for folder, usage in FERPLUS_FOLDERS.items()}
+    label_rows = {f: [] for f in FERPLUS_FOLDERS}
+    majority = {f: Counter() for f in FERPLUS_FOLDERS}
+    fer_counts = {s: Counter() for s in SPLITS}  # FER-2013's own labels of the readable rows
+    skipped, no_votes, seen = [], [], {}
+    n = -1
+    for n, line, row in csv_rows(csv_path):
+        if n >= len(votes):
+            raise FeraError(f"{ferplus} has fewer rows ({len(votes)}) than {csv_path.name}: "
+                            "they must be the same rows in the same order")
+        try:
+            split, usage, label, img = _parse(row)
+        except (ValueError, IndexError) as e:
+            skipped.append((line, str(e)[:120]))
+            continue
+        fer_counts[split][label] += 1
+        fp_usage, name, v = votes[n]
+        if fp_usage != usage:
+            raise FeraError(f"row {n} is {usage} in {csv_path.name} but {fp_usage} in {ferplus.name}: "
+                            "not the same rows in the same order")
+        if not name or not any(v):  # Microsoft's generator writes no image for these rows
+            no_votes.append(f"row {n}: " + ("no Image name" if not name else "no votes"))
+            continue
+        if "/" in name or "\\" in name or name.startswith(".") or not name.lower().endswith(".png"):
+            raise FeraError(f"{ferplus}, line {n + 2}: Image name {name!r} is not a PNG file name (fer0000000.png)")
+        if name in seen:
+            raise FeraError(f"{ferplus}, lines {seen[name] + 2} and {n + 2} both name {name}")
+        seen[name] = n
+        folder = folder_of[usage]
+        (out / folder).mkdir(exist_ok=True)
+        Image.fromarray(img).save(out / folder / name, format="PNG")
+        label_rows[folder].append([name, f"(0, 0, {img.shape[1]}, {img.shape[0]})", *v])
+        majority[folder][ferplus_majority_class(v)] += 1
+        if log and (n + 1) % 10000 == 0:
+            log(f"converted {n + 1} rows")
+    if n + 1 != len(votes):
+        raise FeraError(f"{ferplus.name} has {len(votes)} rows but {csv_path.name} has {n + 1}: "
+                        "they must be the same rows in the same order")
+    if not any(label_rows.values()):
+        raise FeraError(f"no image was written: {csv_path} has no readable row with FER+ votes")
+    if not label_rows["FER2013Train"]:
+        raise FeraError(f"no Training row of {csv_path.name} has FER+ votes: FER2013Train/ would be empty")
+    for folder, rows in label_rows.items():
+        if rows:
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="\n").writerows(rows)  # quotes the face box, as Microsoft's files do
+            write_text(out / folder / LABEL_FILE, buf.getvalue())
+    written = [f for f in FERPLUS_FOLDERS if label_rows[f]]
+    fer = {s: dict(sorted(fer_counts[s].items())) for s in SPLITS}
+    differences = count_differences(fer, OFFICIAL_COUNTS)
+    images = {f: len(label_rows[f]) for f in written}
+    majority_counts = {f: dict(sorted(majority[f].items())) for f in written}
+    fp_differences = ferplus_count_differences(images, majority_counts, FERPLUS_OFFICIAL_IMAGES,
+                                               FERPLUS_OFFICIAL_MAJORITY)
+    report = {
+        **_source(csv_path, md5), "labels": "ferplus", "layout": "ferplus", "ferplus": ferplus.name,
+        "folders": {f: FERPLUS_FOLDERS[f] for f in written},
+        "counts": images, "majority_counts": majority_counts,
+        "rows": n + 1, "fer2013_counts": fer, "official_counts_match": not differences,
+        "count_differences": differences,
+        "ferplus_official_counts_match": not fp_differences, "ferplus_count_differences": fp_differences,
+        "skipped_rows": _listed(skipped),
+        "without_votes": {"count": len(no_votes), "examples": no_votes[:_MAX_LISTED]},
+        "file_names": "the Image name column of fer2013new.csv (Microsoft's numbering, fer0000000.png ...)",
+        "label_files": f"{LABEL_FILE} in each folder, no header: image name, face box, "
+                       f"then the votes {', '.join(FERPLUS_HEADER[2:])}",
+    }
+    write_json(out / "dataset.json", report)
+    return report
+
+
+def _parse(row: dict):
+    """(split, Usage, FER-2013 class, pixels) of one CSV row; ValueError or IndexError when it is broken."""
+    label = FER2013_CSV_CLASSES[_index(row.get("emotion"))]
+    usage = (row.get("Usage") or "Training").strip()
+    split = CSV_USAGE.get(usage)
+    if split is None:
+        raise ValueError(f"Usage {usage!r} is none of {', '.join(CSV_USAGE)}")
+    return split, usage, label, csv_pixels(row.get("pixels") or "")
+
+
+def _source(csv_path: Path, md5: str | None) -> dict:
+    md5 = md5 or file_digest(csv_path, "md5")  # the caller may have hashed the file already
+    return {"source": csv_path.name, "source_md5": md5, "published_file": PUBLISHED_MD5.get(md5)}
+
+
+def _listed(rows: list[tuple[int, str]]) -> dict:
+    return {"count": len(rows), "examples": [f"line {ln}: {r}" for ln, r in rows[:_MAX_LISTED]]}
+
+
+def read_ferplus(path: Path) -> list[tuple[str, str, list[int]]]:
+    """[(Usage, Image name, 10 vote counts)] per row of fer2013new.csv, checked against FER+'s header."""
     with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
         header = tuple(h.strip() for h in next(reader, []))
@@ -126,7 +187,7 @@ def read_ferplus(path: Path) -> list[tuple[str, list[int]]]:
             try:
                 if len(row) < 12:
                     raise ValueError(f"{len(row)} columns, not 12")
-                rows.append((row[0].strip(), [_index(v) for v in row[2:12]]))
+                rows.append((row[0].strip(), row[1].strip(), [_index(v) for v in row[2:12]]))
             except (ValueError, IndexError) as e:
                 raise FeraError(f"{path}, line {line}: {e}") from None
     return rows

@@ -9,7 +9,7 @@ OFFICIAL_COUNTS = {
     "test": {"angry": 491, "disgust": 55, "fear": 528, "happy": 879, "neutral": 626, "sad": 594, "surprise": 416},
 }
 # What `fera data verify --expect` compares a tree's counts with (auto: recorded when dataset.json says, else
-# official).
+# official: FER-2013's for class folders, FER+'s for Microsoft's FER+ layout).
 EXPECTATIONS = ("auto", "official", "recorded", "none")
 # MD5 of the two published CSVs of the Kaggle competition (the same ones torchvision checks).
 PUBLISHED_MD5 = {
@@ -29,6 +29,20 @@ FERPLUS_VOTES = FERPLUS_HEADER[2:]
 # FER+ emotion columns -> fera's class names (FER-2013's); "unknown" and "NF" (not a face) are no class.
 FERPLUS_TO_CLASS = {"neutral": "neutral", "happiness": "happy", "surprise": "surprise", "sadness": "sad",
                     "anger": "angry", "disgust": "disgust", "fear": "fear", "contempt": "contempt"}
+# Microsoft's FER+ layout: folder -> the fer2013.csv Usage of its rows.
+FERPLUS_FOLDERS = {"FER2013Train": "Training", "FER2013Valid": "PublicTest", "FER2013Test": "PrivateTest"}
+# An image's majority under FER+'s rule when it has no emotion class (see ferplus_majority_class).
+NO_MAJORITY, NOT_AN_EMOTION = "no majority", "unknown / NF"
+# Official FER+ image counts per folder (label rows with a PNG, as microsoft/FERPlus's generate_training_data.py
+# writes them) and the majority labels of those images under the paper's rule (fera's class names). FER2013Test's
+# counts are not known here: a folder absent from these is not compared.
+FERPLUS_OFFICIAL_IMAGES = {"FER2013Train": 28558, "FER2013Valid": 3579}
+FERPLUS_OFFICIAL_MAJORITY = {
+    "FER2013Train": {"neutral": 8733, "happy": 7284, "surprise": 3136, "sad": 3022, "angry": 2098, "fear": 536,
+                     "disgust": 116, "contempt": 120, NO_MAJORITY: 3434, NOT_AN_EMOTION: 79},
+    "FER2013Valid": {"neutral": 1180, "happy": 862, "surprise": 411, "sad": 348, "angry": 289, "fear": 60,
+                     "disgust": 25, "contempt": 16, NO_MAJORITY: 377, NOT_AN_EMOTION: 11},
+}
 
 
 def ferplus_majority(votes: list[int]) -> str:
@@ -39,6 +53,38 @@ def ferplus_majority(votes: list[int]) -> str:
     total = sum(kept)
     best = max(range(len(kept)), key=lambda i: kept[i])
     return FERPLUS_VOTES[best] if total and kept[best] > 0.5 * total else ""
+
+
+def ferplus_majority_class(votes) -> str:
+    """The majority of one image's 10 FER+ votes as fera counts it: a class name ("happy", "contempt"),
+    ``NO_MAJORITY``, or ``NOT_AN_EMOTION`` when unknown or NF (not a face) wins."""
+    winner = ferplus_majority(list(votes))
+    return FERPLUS_TO_CLASS.get(winner, NOT_AN_EMOTION if winner else NO_MAJORITY)
+
+
+def ferplus_count_differences(images: dict[str, int], majority: dict[str, dict[str, int] | None],
+                              expected_images: dict[str, int], expected_majority: dict[str, dict[str, int]]
+                              ) -> list[str]:
+    """One phrase per FER+ folder whose image count or majority counts differ from the expected ones (a folder
+    or count missing from either side is not compared): "FER2013Train: 27 images (expected 28), majority
+    happy 3 (expected 4)"."""
+    out = []
+    for folder in dict.fromkeys([*expected_images, *expected_majority]):
+        if folder not in images:
+            continue
+        parts = []
+        want = expected_images.get(folder)
+        if want is not None and images[folder] != want:
+            parts.append(f"{images[folder]} images (expected {want})")
+        have, want_m = majority.get(folder), expected_majority.get(folder)
+        if have is not None and want_m is not None:
+            diffs = [f"{c} {have.get(c, 0)} (expected {want_m.get(c, 0)})" for c in sorted(set(have) | set(want_m))
+                     if have.get(c, 0) != want_m.get(c, 0)]
+            if diffs:
+                parts.append("majority " + ", ".join(diffs[:4] + (["..."] if len(diffs) > 4 else [])))
+        if parts:
+            out.append(f"{folder}: " + ", ".join(parts))
+    return out
 
 
 def count_differences(counts: dict[str, dict[str, int]], expected: dict[str, dict[str, int]]) -> list[str]:

@@ -153,6 +153,12 @@ class VoteData:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason): no row, unreadable, no file
 
 
+def png_files(d: str | os.PathLike) -> list[Path]:
+    """The PNGs of one FER+ folder, sorted (hidden files left out)."""
+    return sorted(p for p in Path(d).iterdir()
+                  if p.is_file() and p.suffix.lower() == ".png" and not p.name.startswith("."))
+
+
 def scan(root: str | os.PathLike) -> dict[str, tuple[Path, list[tuple[str, np.ndarray]], list[Path]]]:
     """{split: (folder, label rows, PNG files)} of a FER+ root; FER2013Valid is required beside FER2013Train."""
     root = Path(root)
@@ -165,7 +171,7 @@ def scan(root: str | os.PathLike) -> dict[str, tuple[Path, list[tuple[str, np.nd
             continue
         if not (d / LABEL_FILE).is_file():
             raise FeraError(f"{d} has no {LABEL_FILE} (FER+'s votes per image)")
-        pngs = sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() == ".png" and not p.name.startswith("."))
+        pngs = png_files(d)
         found[split] = (d, read_labels(d / LABEL_FILE), pngs)
     if "val" not in found:
         raise FeraError(f"{root} has no FER2013Valid/ folder: FER+ models are chosen on its majority labels")
@@ -183,7 +189,7 @@ def load_votes(root: str | os.PathLike, img_size: tuple[int, int], decode, *, si
     decode are skipped and counted."""
     root = Path(root)
     if single:
-        pngs = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() == ".png" and not p.name.startswith("."))
+        pngs = png_files(root)
         tree = {root.name: (root, read_labels(root / LABEL_FILE), pngs)}
         root = root.parent
     else:

@@ -2,7 +2,8 @@
 
 The source (Kaggle's fer2013.tar.gz, a download, or a local CSV / zip / tar) is checked (the
 SHA-256 given with --sha256; archive CRCs; the CSV against the published MD5), unpacked and
-converted (convert.py) inside a hidden temporary folder that becomes ``--to`` only at the end.
+converted (convert.py: class folders, or with --ferplus Microsoft's FER+ layout) inside a hidden
+temporary folder that becomes ``--to`` only at the end.
 Downloads live in the download cache until then, so an interrupted one resumes.
 """
 from __future__ import annotations
@@ -22,9 +23,10 @@ from fera.fileio import atomic_dir, check_target_dir
 
 
 def get(to: str | Path, *, file: str | Path | None = None, url: str | None = None, sha256: str | None = None,
-        ferplus: str | Path | None = None, contempt: bool = False, overwrite: bool = False, timeout: float = 30.0,
+        ferplus: str | Path | None = None, overwrite: bool = False, timeout: float = 30.0,
         cache_dir: str | None = None, log=None, stream=None) -> dict:
-    """Obtain FER-2013 and write the class folders to ``to``; returns convert's report plus where it came from."""
+    """Obtain FER-2013 and write the class folders (with ``ferplus``: the FER+ folders) to ``to``; returns
+    convert's report plus where it came from."""
     to = Path(to).expanduser()
     check_target_dir(to, overwrite)  # before any download
     if sha256 is not None:
@@ -81,7 +83,7 @@ def get(to: str | Path, *, file: str | Path | None = None, url: str | None = Non
             log(f"{csv_path.name}: " + (f"the published {published} (MD5 checked)" if published else
                                         f"not byte-identical to the published {' or '.join(PUBLISHED_MD5.values())} "
                                         "(MD5 differs); converting it, the official counts are checked"))
-        report = write_folders(csv_path, tmp, ferplus=ferplus, contempt=contempt, log=log, md5=md5)
+        report = write_folders(csv_path, tmp, ferplus=ferplus, log=log, md5=md5)
         if work in csv_path.parents:  # keep the unpacked CSV with the folders: CSV training, FER+ later
             os.replace(csv_path, tmp / csv_path.name)
             report["csv"] = str(to / csv_path.name)
