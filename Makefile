@@ -49,10 +49,19 @@ node_modules/.installed: package.json package-lock.json
 # backend (marker `backends`: training loop, precision, checkpoints and resume, saving and loading,
 # Grad-CAM, determinism, learning); option plumbing and reports are the same Python on every backend.
 # Two pytest-xdist workers with one thread each (tests/conftest.py) keep both cores busy.
+# Both passes always run and each reports on its own, so a failure in the first never hides the second's result;
+# make test fails when either failed (scripts/stress_suite.py runs this target again and again, under load).
 WORKERS ?= 2
+TEST_TORCH = $(BIN)/python -m pytest -q -n $(WORKERS)
+TEST_TF    = KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q -n $(WORKERS) -m backends
 test: $(VENV)/.installed-tf node_modules/.installed
-	$(BIN)/python -m pytest -q -n $(WORKERS)
-	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q -n $(WORKERS) -m backends
+	@torch=passed; tf=passed; \
+	echo "== make test, pass 1 of 2 (every test, torch): $(TEST_TORCH)"; \
+	$(TEST_TORCH) || torch=FAILED; \
+	echo "== make test, pass 2 of 2 (backend-specific tests, TensorFlow): $(TEST_TF)"; \
+	$(TEST_TF) || tf=FAILED; \
+	echo "== make test: torch pass $$torch, TensorFlow pass $$tf"; \
+	test $$torch = passed && test $$tf = passed
 
 test-fast: install
 	$(BIN)/python -m pytest -q -n $(WORKERS) -m "not train"

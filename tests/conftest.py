@@ -2,8 +2,9 @@
 import contextlib
 import os
 import socket
+import faulthandler
+import sys
 import threading
-import time
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -23,6 +24,19 @@ from fera.demo import build_demo_dataset  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 FER2013 = SHARED / "datasets" / "fer2013"
+
+
+# No test can hang the suite: one that runs longer than this dumps every thread's stack and ends its process
+# (pytest-xdist then reports that test as crashed and starts another worker). A bound for a hang, not a pace: the
+# slowest test takes about 2 minutes on 2 busy cores.
+TEST_TIMEOUT_S = float(os.environ.get("FERA_TEST_TIMEOUT_S", 900))
+
+
+@pytest.fixture(autouse=True)
+def _watchdog():
+    faulthandler.dump_traceback_later(TEST_TIMEOUT_S, exit=True, file=sys.__stderr__)
+    yield
+    faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture(autouse=True)
@@ -70,26 +84,49 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(**settings):
-    """`fera serve`'s app in uvicorn, in a thread, on 127.0.0.1 and a free port: yields its URL."""
+def running_server(startup_s: float = 60, **settings):
+    """`fera serve`'s app in uvicorn, in a thread, on 127.0.0.1 and a free port: yields its URL once the server has
+    answered a request; fails saying so if it has not started within ``startup_s`` or stopped with an error. The
+    thread is stopped (and must end within 30 s) when the block ends, however it ends."""
+    import urllib.request
+
     import uvicorn
 
     from fera.web.server import ServeConfig, create_app
 
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(ServeConfig(port=port, **settings)), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    t = threading.Thread(target=srv.run, daemon=True)
+    port, started, failure = free_port(), threading.Event(), []
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None):
+            await super().startup(sockets)
+            started.set()
+
+    def serve():
+        try:
+            srv.run()
+        except BaseException as e:  # noqa: B036 -- uvicorn ends a failed startup with SystemExit
+            failure.append(e)
+        finally:
+            started.set()  # wakes the wait below however the server ended
+
+    srv = Server(uvicorn.Config(create_app(ServeConfig(port=port, **settings)), host="127.0.0.1", port=port,
+                                log_level="warning"))
+    t = threading.Thread(target=serve, name=f"uvicorn-{port}", daemon=True)
     t.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.1)
+    url = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{port}"
+        if not started.wait(startup_s):
+            raise AssertionError(f"fera serve's app did not start on port {port} within {startup_s} s")
+        if not srv.started:
+            raise AssertionError(f"fera serve's app ended before it started on port {port}: {failure!r}")
+        with urllib.request.urlopen(url + "/favicon.ico", timeout=startup_s) as r:
+            assert r.status == 200, f"fera serve's app answered {r.status} for /favicon.ico"
+        yield url
     finally:
         srv.should_exit = True
-        t.join(10)
+        t.join(30)
+        if t.is_alive():
+            raise AssertionError(f"fera serve's app on port {port} was still running 30 s after it was asked to stop")
 
 
 def image_claiming(fmt: str, width: int, height: int) -> bytes:

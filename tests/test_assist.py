@@ -202,24 +202,53 @@ def _folder(tmp_path):
 
 @needs_espeak
 def test_a_folder_of_photos_is_spoken_in_full_in_order(tmp_path, monkeypatch, capsys):
-    """Each sentence, with its photo's name, played to its end: a player that takes 2 s per sentence, 6 s in
-    all (fera at 38b83a3 dropped the 2nd and 3rd as stale and stopped the player after 5 s)."""
+    """Each sentence, with its photo's name, played to its end, in order, however long the ones before it took.
+    Each sentence takes 2 s on the speaker's clock (injected: real time plus 2 s per sentence played), so the 2nd
+    and 3rd wait 2 and 4 s, past max_age_s; and the last is still playing when fera has nothing else to do (the
+    player of the last sentence waits for fera to wait for it). fera at 38b83a3 dropped the 2nd and 3rd as stale
+    and stopped the player after 5 s."""
+    import threading
+    import time
+
     from fera.runtime import speak
 
     played = tmp_path / "played"
     script = tmp_path / "player.py"
-    script.write_text("import shutil, sys, time, pathlib\ntime.sleep(2.0)\n"
+    script.write_text("import shutil, sys, pathlib\n"
                       f"d = pathlib.Path({str(played)!r}); d.mkdir(exist_ok=True)\n"
                       "shutil.copy(sys.argv[1], d / f'{len(list(d.iterdir())):02d}.wav')\n")
     monkeypatch.setattr(speak, "find_player", lambda config=None: [sys.executable, str(script)])
+    ahead, waiting, problems = [0.0], threading.Event(), []
+    make_speaker = speak.make_speaker
+    monkeypatch.setattr(speak, "make_speaker",
+                        lambda *a, **k: make_speaker(*a, clock=lambda: time.monotonic() + ahead[0], **k))
+    wait_idle = speak.QueuedSpeaker.wait_idle
+
+    def wait(self, timeout=None):
+        waiting.set()  # fera has described every photo and waits for the speaker to finish
+        return wait_idle(self, timeout)
+
+    monkeypatch.setattr(speak.QueuedSpeaker, "wait_idle", wait)
+    play = speak.CommandPlayer.__call__
+
+    def player(self, wav, announcement=None):
+        if ahead[0] == 4.0 and not waiting.wait(60):  # the last sentence
+            problems.append("fera never waited for its last sentence (60 s)")
+        play(self, wav, announcement)
+        ahead[0] += 2.0
+
+    monkeypatch.setattr(speak.CommandPlayer, "__call__", player)
     rendered = []
     render = speak.TtsSpeaker.render
     monkeypatch.setattr(speak.TtsSpeaker, "render", lambda self, a: rendered.append(a.text) or render(self, a))
     assert main(["assist", "--source", str(_folder(tmp_path)), "--speech", "tts"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    assert not problems and "audio output failed" not in captured.err, (problems, captured.err)
     assert [t.split(": ", 1)[0] for t in rendered] == ["a astronaut", "b grace hopper", "c mirrored"]
     assert [t.split(": ", 1)[1] for t in rendered] == [ln.split(": ", 1)[1] for ln in lines]  # the printed sentences
     assert sorted(p.name for p in played.iterdir()) == ["00.wav", "01.wav", "02.wav"]  # the last one too, to its end
+    assert ahead[0] == 6.0  # three sentences of 2 s each
 
 
 @pytest.mark.parametrize("mode", [pytest.param("tts", marks=needs_espeak), "earcons"])

@@ -6,7 +6,6 @@ DevTools protocol, like any page script would not be.
 """
 import shutil
 import socket
-import time
 from pathlib import Path
 
 import numpy as np
@@ -62,14 +61,22 @@ def axe_violations(page) -> list:
     return result
 
 
-def wait_until(page, js: str, timeout: float = 30.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        value = page.evaluate(js)
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {js}")
+def wait_for_record(page, name: str, test: str, what: str, timeout_s: float = 30.0):
+    """What the JS expression ``test`` of ``list`` (the page's record ``window.fera[name]``: announcements, earcons)
+    gives, as soon as it is truthy. The page's push onto the list checks it, so nothing is polled; after
+    ``timeout_s`` the test fails saying what never happened (the page's CSP rules out wait_for_function)."""
+    value = page.evaluate(
+        "([name, ms]) => new Promise((resolve) => {"
+        "  const list = window.fera[name], push = list.push;"
+        f"  const check = () => {{ const v = ({test}); if (v) resolve(v); }};"
+        "  list.push = function (...items) { const n = push.apply(this, items); check(); return n; };"
+        "  check();"
+        "  setTimeout(() => resolve(null), ms);"
+        "})", [name, timeout_s * 1000])
+    if not value:
+        raise AssertionError(f"{what} within {timeout_s} s; window.fera.{name} = "
+                             f"{page.evaluate(f'window.fera.{name}')!r:.500}")
+    return value
 
 
 @pytest.fixture(scope="module")
@@ -139,18 +146,24 @@ def test_other_websites_cannot_use_fera(pw, server, tmp_path):
         "ws.onmessage = (m) => { document.title = 'message ' + m.data; };"
         "ws.onclose = () => { if (!document.title) document.title = 'refused'; };</script>")
     handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path))  # noqa: E731
-    evil = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    evil = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)  # listening once made
+    serving = threading.Thread(target=evil.serve_forever, daemon=True)
+    serving.start()
     b = launch(pw, "--host-resolver-rules=MAP evil.example 127.0.0.1")
     try:
         page = b.new_page()
         r = page.goto(f"http://evil.example:{port}/")  # fera's own page, under another site's name
         assert r.status == 403 and "only requests for this computer" in page.content()
         page.goto(f"http://evil.example:{evil.server_address[1]}/")  # another site's page, talking to fera
-        assert wait_until(page, "document.title") == "refused"
+        # that page has no CSP, so Playwright may wait on its script: the socket's first event names the title
+        page.wait_for_function("document.title !== ''", timeout=30000)
+        assert page.title() == "refused"
     finally:
         b.close()
         evil.shutdown()
+        evil.server_close()
+        serving.join(30)
+        assert not serving.is_alive(), "the other site's server did not stop within 30 s"
 
 
 def test_every_control_is_reached_with_tab_and_shows_focus(browser, server):
@@ -180,7 +193,8 @@ def test_live_camera_announces_and_reports_round_trip(pw, server, tmp_path):
         page.focus("#camera")
         page.keyboard.press("Enter")  # keyboard only
         page.wait_for_selector("#camera[aria-pressed=true]")
-        said = wait_until(page, "window.fera.announcements.find(a => a.includes('appears')) || ''", 60)
+        said = wait_for_record(page, "announcements", "list.find((a) => a.includes('appears'))",
+                               "no expression was announced from the camera", 60)
         assert said == "ahead, appears happy"
         assert axe_violations(page) == []  # camera running
         order = []
@@ -195,7 +209,8 @@ def test_live_camera_announces_and_reports_round_trip(pw, server, tmp_path):
             page.keyboard.press("Shift+Tab")
         assert page.evaluate("document.activeElement.id") == "describe"
         page.keyboard.press("Enter")  # describe now
-        said = wait_until(page, "window.fera.announcements.find(a => a.startsWith('1 face')) || ''")
+        said = wait_for_record(page, "announcements", "list.find((a) => a.startsWith('1 face'))",
+                               "'describe now' announced nothing")
         assert said.startswith("1 face: ahead, ") and "%" in said  # verbosity 3 adds distance and confidence
         rtts = page.evaluate("window.fera.rtts")
         assert len(rtts) >= 5
@@ -215,7 +230,7 @@ def test_the_page_plays_the_runtimes_earcons(browser, server):
     page = browser.new_page()
     page.goto(server)
     page.evaluate("announce('', 'happy', 'left'); announce('', 'edge_right', null)")
-    got = wait_until(page, "window.fera.earcons.length === 2 && window.fera.earcons")
+    got = wait_for_record(page, "earcons", "list.length === 2 && list", "the two earcons were not both fetched")
     assert {e["url"]: bytes(e["bytes"]) for e in got} == {
         "/earcons/happy.wav?position=left": earcon_wav("happy", "left"),
         "/earcons/edge.wav?position=right": earcon_wav("edge", "right")}

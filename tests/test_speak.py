@@ -98,16 +98,32 @@ def test_tts_without_device_writes_wav_files_atomically(tmp_path, no_audio):
 
 # ---- queue: newest wins, nothing stale -----------------------------------------------------------------
 
+WAIT_S = 30  # the longest any wait on the speaker thread may take: a bound for a stuck thread, never a pace
+
+
 class SlowPlayer:
-    """Blocks in the first call until released; records what it played."""
+    """Blocks in each call until released (``release`` stays set once set); records what it played."""
 
     def __init__(self):
-        self.played, self.started, self.release = [], threading.Event(), threading.Event()
+        self.played, self.started, self.release, self.stuck = [], threading.Event(), threading.Event(), False
 
     def __call__(self, wav, announcement):
         self.played.append(announcement)
         self.started.set()
-        assert self.release.wait(5), "test never released the player"
+        if not self.release.wait(WAIT_S):  # noted, not raised: the speaker would take it for a broken player
+            self.stuck = True
+
+
+def _idle(s):
+    assert s.wait_idle(WAIT_S), f"the speaker was still busy {WAIT_S} s after its last announcement"
+
+
+def _closed(s, player):
+    s.close()
+    if s._thread is not None:
+        s._thread.join(WAIT_S)
+        assert not s._thread.is_alive(), f"the speaker thread was still running {WAIT_S} s after close()"
+    assert not player.stuck, "the test never released the player"
 
 
 def test_newest_wins_while_the_player_is_busy():
@@ -115,12 +131,12 @@ def test_newest_wins_while_the_player_is_busy():
     s = EarconSpeaker(player=player, clock=clock)
     first, *others = [ann(earcon=e) for e in ("happy", "sad", "fear", "surprise")]
     s.say(first, now=10.0)
-    assert player.started.wait(5)
+    assert player.started.wait(WAIT_S), "the speaker thread never started playing"
     for a in others:  # three announcements while the player is busy
         s.say(a, now=clock())
     player.release.set()
-    assert s.wait_idle(5)
-    s.close()
+    _idle(s)
+    _closed(s, player)
     assert [a.earcon for a in player.played] == ["happy", "surprise"]
     assert (s.played, s.replaced, s.dropped) == (2, 2, 0)
 
@@ -129,18 +145,32 @@ def test_an_announcement_that_waited_too_long_is_dropped():
     player, clock = SlowPlayer(), FakeClock(0.0)
     s = EarconSpeaker(player=player, clock=clock)
     s.say(ann(earcon="happy"), now=0.0)
-    assert player.started.wait(5)
+    assert player.started.wait(WAIT_S), "the speaker thread never started playing"
     s.say(ann(earcon="sad"), now=0.5)
     clock.t = 2.5  # "sad" has waited 2 s when the player becomes free
     player.release.set()
-    assert s.wait_idle(5)
+    _idle(s)
     assert [a.earcon for a in player.played] == ["happy"] and s.dropped == 1
     s.say(ann(earcon="fear"), now=2.6)  # a fresh one is still played
-    assert s.wait_idle(5)
-    s.close()
+    _idle(s)
+    _closed(s, player)
     assert [a.earcon for a in player.played] == ["happy", "fear"]
     s.say(ann(earcon="angry"))  # after close: ignored, no thread left
     assert len(player.played) == 2 and not s._thread.is_alive()
+
+
+def test_wait_idle_waits_for_the_sound_playing_and_gives_up_on_time():
+    """wait_idle returns once the last sound has been played to its end, not as soon as the queue is empty; and
+    with a timeout it returns False while the sound still plays."""
+    player = SlowPlayer()
+    s = EarconSpeaker(player=player, clock=FakeClock(0.0))
+    s.say(ann(earcon="happy"), now=0.0)
+    assert player.started.wait(WAIT_S), "the speaker thread never started playing"
+    assert not s._queue and s.wait_idle(0) is False  # nothing waits, but the sound still plays
+    player.release.set()
+    _idle(s)
+    assert s.played == 1
+    _closed(s, player)
 
 
 def test_slow_player_deterministic_without_thread():

@@ -116,11 +116,13 @@ def test_live_socket_survives_malformed_messages(client):
         events = []
         for _ in range(3):
             ws.send_bytes(jpeg(frame))
-            while True:
+            for _ in range(20):  # the frame's announcements, then the frame itself (a hang: conftest's watchdog)
                 e = ws.receive_json()
                 events.append(e)
                 if e["type"] == "frame":
                     break
+            else:
+                raise AssertionError(f"no 'frame' event among 20 answers to a frame: {events[-20:]}")
         assert events[-1]["faces"][0]["position"] == "ahead" and events[-1]["ms"] > 0
         ws.send_text(json.dumps({"type": "describe"}))
         d = ws.receive_json()

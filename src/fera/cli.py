@@ -323,8 +323,13 @@ def _quiet_backends() -> None:
 def main(argv: list[str] | None = None) -> int:
     _quiet_backends()
     args = build_parser().parse_args(argv)
+    from fera.errors import CtrlC
+
+    ctrl_c = CtrlC.install()  # a Ctrl-C that library code swallowed still ends the command (exit code 130)
     try:
-        return args.func(args)
+        code = args.func(args)
+        ctrl_c.check()
+        return code
     except Interrupted as e:
         _err(f"fera: {e}")
         return 130
@@ -340,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         _err("fera: error: out of memory; try a smaller --batch_size (or --img_size when training)")
         return 2
+    finally:
+        ctrl_c.restore()
 
 if __name__ == "__main__":
     sys.exit(main())

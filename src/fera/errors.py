@@ -15,6 +15,51 @@ class Interrupted(FeraError):
     """Training was stopped by the user (Ctrl-C); the last finished epoch is saved (exit code 130)."""
 
 
+class CtrlC:
+    """Remembers a Ctrl-C for as long as a command runs, so that none is lost.
+
+    Python turns SIGINT into a KeyboardInterrupt wherever the main thread happens to be, and library code
+    sometimes swallows it: Keras runs parts of its work under a bare ``except:`` that retries another way
+    (tracing a model on torch's "meta" device when ``fit`` starts, setting up the weights store while it writes
+    or reads a .keras file), and the run would go on to a normal end. While ``install()``ed, SIGINT still raises
+    KeyboardInterrupt and also sets ``pressed``; ``check()`` raises it again, at points where it is handled.
+    Installed only in the main thread and only over Python's default handler (SIGINT ignored, as in a
+    background job, or another handler set by the caller, stays as it is)."""
+
+    pressed = False
+    _installed = False
+
+    @classmethod
+    def install(cls) -> "CtrlC":
+        import signal
+        import threading
+
+        guard = cls()
+        if threading.current_thread() is threading.main_thread() \
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            CtrlC.pressed, guard._installed = False, True
+            signal.signal(signal.SIGINT, _on_sigint)
+        return guard
+
+    @staticmethod
+    def check() -> None:
+        """Raise KeyboardInterrupt if Ctrl-C was pressed since ``install()`` (even if it was swallowed)."""
+        if CtrlC.pressed:
+            raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        import signal
+
+        if self._installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            CtrlC.pressed = self._installed = False
+
+
+def _on_sigint(signum, frame):
+    CtrlC.pressed = True
+    raise KeyboardInterrupt
+
+
 def first_line(e: BaseException, limit: int = 120) -> str:
     """What a caught exception says, for a one-line message: its first line (else its type), at most
     ``limit`` characters."""

@@ -18,7 +18,7 @@ import numpy as np
 from fera.training.augment import Batches
 from fera.training.config import CLASS_WEIGHTINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, RunConfig
 from fera.training.data import Dataset, class_weights, load_dataset, weighting, write_label_map
-from fera.errors import FeraError, Interrupted
+from fera.errors import CtrlC, FeraError, Interrupted
 from fera.training.evaluate import _skipped_summary, score, write_artifacts
 from fera.fileio import read_json, write_json, write_text
 from fera.training.modelio import (KerasPredictor, load_model, load_training_state, make_meta, save_model,
@@ -229,10 +229,19 @@ def train(cfg: RunConfig, log=print) -> dict:
             cosine = t.schedule == "cosine"
             steps = t.lr_steps if t.schedule == "steps" else ()
             schedule = _Schedule(t.lr, t.warmup_epochs, len(batches), t.epochs, cosine, t.min_lr, steps)
-            callbacks = [schedule, early] + ([reduce_lr] if t.schedule == "plateau" else []) + [run_state]
+            # a Ctrl-C that Keras swallowed (fera.errors.CtrlC) stops the run at the next batch, or once the
+            # epoch is saved (after run_state), instead of letting it train on to a normal end
+            stop = keras.callbacks.LambdaCallback(**dict.fromkeys(
+                ("on_train_begin", "on_epoch_begin", "on_train_batch_begin", "on_test_batch_begin", "on_epoch_end"),
+                lambda *a, **k: CtrlC.check()))
+            callbacks = [schedule, early] + ([reduce_lr] if t.schedule == "plateau" else []) + [run_state, stop]
             model.fit(batches, validation_data=val_batches, epochs=t.epochs, initial_epoch=initial_epoch,
                       callbacks=callbacks, verbose=t.verbose)
+            CtrlC.check()
         except KeyboardInterrupt:
+            if not run_state.state["epoch"]:  # the out_dir has the run's settings but no checkpoint yet
+                raise Interrupted(f"interrupted before the first epoch finished: nothing to resume in {out}; "
+                                  "to start again, add --overwrite to the same command") from None
             raise Interrupted(f"interrupted after epoch {run_state.state['epoch']}; continue with: "
                               f"fera train --out_dir {out} --resume") from None
     if run_state.state["best_epoch"] is None:
