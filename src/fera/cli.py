@@ -262,6 +262,7 @@ def _assist_keys() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     from fera import __version__
+    from fera.analyze import command as analyze
     from fera.training import explain, report
     from fera.runtime import app
     from fera.web import server
@@ -278,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
         ("fera assist --source clip.mp4 --json --speech off", "a video; one JSON object per decision"),
         ("ls photos/*.jpg | fera assist --source -", "image paths on stdin"),
         ("fera assist --source 0 --speech earcons --verbosity 1", "short sounds, terse words")])
+    add_command(sub, "analyze", analyze.cmd_analyze, analyze.add_arguments, examples=[
+        ("fera analyze photos/ clips/ --out faces.parquet", "one row per face per frame"),
+        ("fera analyze clip.mp4 --every 5 --out clip.csv", "every 5th frame, as CSV"),
+        ("fera analyze photos/ --out faces.parquet --resume", "after a stop: only what is not done yet"),
+        ("find . -name '*.mp4' | fera analyze - --out faces.parquet --workers 2", "paths on stdin, 2 processes"),
+        ("fera analyze /data/clips --out /data/faces.parquet --cluster tcp://scheduler:8786", "a Dask cluster")])
     add_command(sub, "serve", server.cmd_serve, server.add_arguments, examples=[
         ("fera serve", "then open http://127.0.0.1:8000/ on this computer"),
         ("fera serve --port 8080 --model fast", "another port; the fast model for photos too")])
