@@ -1,12 +1,14 @@
 """Turn a finished training run into a shipped model: calibrate, export, check, measure, record.
 
-    python scripts/ship_model.py NAME RUN_DIR --data_root ../shared/datasets/fer2013 \
+    python scripts/ship_model.py NAME RUN_DIR --data_root ../shared/datasets/ferplus --label_set FER+ \
+        --also FER-2013=../shared/datasets/fer2013/val --resize area \
         --command "fera train ..." --commit GIT_COMMIT [--description TEXT]
 
-Writes to src/fera/assets/models/: NAME.onnx (fp32), NAME.int8.onnx (when it agrees with fp32 on
->= 99.5% of val), NAME.weights.npz (Keras weights for Grad-CAM) and NAME.json (the card's numbers),
-and to docs/models/: NAME_confusion.png and NAME_reliability.png. Then run
-scripts/write_model_card.py to regenerate MODEL_CARD.md from the JSON files.
+Writes to src/fera/assets/models/: NAME.onnx (fp32), NAME.int8.onnx (when it loses at most 0.5 points of val
+accuracy against fp32), NAME.weights.npz (Keras weights for Grad-CAM) and NAME.json (the card's numbers: on
+--data_root's val, which chose the epoch and the temperature, and on every --also set), and to docs/models/: a
+confusion matrix per set and NAME_reliability.png. Then run scripts/write_model_card.py to regenerate
+MODEL_CARD.md from the JSON files.
 """
 from __future__ import annotations
 
@@ -30,7 +32,8 @@ from fera.training.export import Int8Refused, export_model  # noqa: E402
 from fera.fileio import write_json  # noqa: E402
 from fera.inference import OnnxModel, calibrate  # noqa: E402
 from fera.images import to_model_input  # noqa: E402
-from fera.training.modelio import load_keras, load_model, save_keras_weights  # noqa: E402
+from fera.images import RESIZE  # noqa: E402
+from fera.training.modelio import load_keras, load_model, save_keras_weights, save_model  # noqa: E402
 from fera.training.plots import plot_confusion  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,6 +76,29 @@ def without_train_copies(data_root: str, n_val: int) -> np.ndarray | None:
     return np.array([f not in copied for f in files]) if len(files) == n_val else None
 
 
+def evaluate(onnx: OnnxModel, q: OnnxModel | None, meta: dict, data_root: str, label_set: str, name: str) -> dict:
+    """The shipped file's numbers on one val set (its majority labels for FER+): calibrated accuracy, flip TTA,
+    macro-F1, per-class figures, ECE after calibration, int8 accuracy; its confusion matrix in docs/models/."""
+    x, y, ds, split = held_out(meta, data_root, prefer=("val",))
+    raw = onnx.predict_uint8(x, calibrated=False)
+    probs, flip = calibrate(raw, onnx.temperature), onnx.predict_uint8(x, flip=True)
+    plain, tta = score(probs, y, meta["class_names"]), score(flip, y, meta["class_names"])
+    root = Path(data_root)
+    keep = without_train_copies(str(root.parent if root.name == "val" else root), len(y))
+    slug = "".join(ch if ch.isalnum() else "_" for ch in label_set.lower()).strip("_")
+    plot_confusion(np.array(plain["confusion_matrix"]), meta["class_names"], DOCS / f"{name}_{slug}_confusion.png",
+                   f"{name} on {label_set} {split} ({len(y)} images, accuracy {plain['accuracy']:.1%})")
+    return {"split": f"{split} of {ds.source}", "images": len(y), "accuracy": plain["accuracy"],
+            "accuracy_flip_tta": tta["accuracy"], "macro_f1": plain["macro_f1"], "macro_f1_flip_tta": tta["macro_f1"],
+            "nll_calibrated": plain["loss"], "ece": reliability(probs, y)["ece"], "ece_flip_tta": reliability(flip, y)["ece"],
+            "per_class": plain["per_class"], "confusion_matrix": plain["confusion_matrix"],
+            "confusion_png": f"docs/models/{name}_{slug}_confusion.png",
+            "int8_accuracy": None if q is None else float((q.predict_uint8(x).argmax(1) == y).mean()),
+            "without_train_duplicates": None if keep is None else {
+                "images": int(keep.sum()), "accuracy": float((raw.argmax(1)[keep] == y[keep]).mean())},
+            "_x": x}
+
+
 def ort_version() -> str:
     import onnxruntime
 
@@ -88,6 +114,13 @@ def main() -> int:
     ap.add_argument("--commit", required=True, help="the git commit the run was trained with (40 hex digits)")
     ap.add_argument("--description", default="")
     ap.add_argument("--hardware", default=None, help="what the run was trained on (default: this machine)")
+    ap.add_argument("--resize", default=None, choices=sorted(RESIZE),
+                    help="set the model's preprocessing resize (how the assistant shrinks a face crop) before "
+                    "export, for a run whose training data needed no resize")
+    ap.add_argument("--label_set", default="FER-2013", help="the name of --data_root's labels, for the card "
+                    "(FER-2013, FER+)")
+    ap.add_argument("--also", action="append", default=[], metavar="NAME=DATA",
+                    help="evaluate on another val set too, e.g. FER-2013=../shared/datasets/fer2013/val")
     a = ap.parse_args()
     if len(a.commit) != 40:
         ap.error("--commit must be a full 40-digit commit hash")
@@ -96,6 +129,12 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     DOCS.mkdir(parents=True, exist_ok=True)
 
+    if a.resize:
+        model, meta = load_model(run)
+        meta = {**meta, "preprocessing": {**meta["preprocessing"], "resize": a.resize}}
+        for f in ("best_model.keras", "best_model.h5"):
+            if (run / f).is_file():
+                save_model(model, run / f, meta)
     cal = calibrate_model(str(run), a.data_root)  # temperature into the run's model files
     exp32 = export_model(str(run), str(out / f"{a.name}.onnx"), data_root=a.data_root)
     files = [f"{a.name}.onnx"]
@@ -110,35 +149,33 @@ def main() -> int:
     files.append(f"{a.name}.weights.npz")
 
     onnx = OnnxModel.load(out / f"{a.name}.onnx", threads=2)
-    x, y, ds, split = held_out(meta, a.data_root, prefer=("val",))
-    xs = to_model_input(x, meta)
-    raw = onnx.predict_array(xs, calibrated=False)
-    flip = onnx.predict_array(xs, flip=True)  # test-time augmentation with the mirrored faces, calibrated
-    plain, tta = score(calibrate(raw, onnx.temperature), y, meta["class_names"]), score(flip, y, meta["class_names"])
-    keep = without_train_copies(a.data_root, len(y))
-    dedup = None if keep is None else {"images": int(keep.sum()),
-                                       "accuracy": float((raw.argmax(1)[keep] == y[keep]).mean())}
-    plot_confusion(np.array(plain["confusion_matrix"]), meta["class_names"], DOCS / f"{a.name}_confusion.png",
-                   f"{a.name} on FER-2013 {split} ({len(y)} images, accuracy {plain['accuracy']:.1%})")
+    q = OnnxModel.load(out / f"{a.name}.int8.onnx", threads=2) if f"{a.name}.int8.onnx" in files else None
+    sets = {a.label_set: a.data_root} | dict(e.split("=", 1) for e in a.also)
+    evaluations = {name: evaluate(onnx, q, meta, root, name, a.name) for name, root in sets.items()}
+    primary = evaluations[a.label_set]
     shutil.copyfile(run / "reliability.png", DOCS / f"{a.name}_reliability.png")
     keras_w, _ = load_keras(a.name)  # the fp16-stored weights still give the same answers
-    agree_w = float((np.asarray(keras_w.predict(xs, verbose=0)).argmax(1) == raw.argmax(1)).mean())
+    xs = to_model_input(primary.pop("_x"), meta)
+    for e in evaluations.values():
+        e.pop("_x", None)
+    agree_w = float((np.asarray(keras_w.predict(xs, verbose=0)).argmax(1) ==
+                     onnx.predict_array(xs, calibrated=False).argmax(1)).mean())
 
     lat = {"fp32_b1": latency(onnx, xs, 1), "fp32_b8": latency(onnx, xs, 8)}
-    if f"{a.name}.int8.onnx" in files:
-        q = OnnxModel.load(out / f"{a.name}.int8.onnx", threads=2)
+    if q is not None:
         lat |= {"int8_b1": latency(q, xs, 1), "int8_b8": latency(q, xs, 8)}
-        q_acc = float((q.raw(xs).argmax(1) == y).mean())
     metrics = json.loads((run / "metrics.json").read_text())
     cfg = json.loads((run / "config.json").read_text())
+    counts = metrics["dataset"]["counts"]
     card = {
         "name": a.name,
-        "description": a.description or (meta["model"] + " trained on FER-2013"),
+        "description": a.description or (meta["model"] + f" trained on {a.label_set}"),
         "architecture": meta["model"],
         "parameters": int(model.count_params()),
         "files": files,
         "class_names": meta["class_names"],
         "input_size": meta["input_size"],
+        "preprocessing": meta["preprocessing"],
         "temperature": cal["temperature"],
         "training": {
             "command": a.command, "commit": a.commit, "backend": cfg.get("backend"),
@@ -146,29 +183,29 @@ def main() -> int:
             "best_epoch": metrics["best_epoch"], "wall_seconds": metrics["wall_seconds"]["training"],
             "hardware": a.hardware or cpu_name(),
             "versions": metrics["versions"], "hyperparameters": metrics["hyperparameters"],
+            "config": cfg,
         },
-        "data": {"name": "FER-2013", "licence": "research / non-commercial use only; no image ships",
-                 "train": metrics["dataset"]["counts"].get("train"), "val": metrics["dataset"]["counts"].get("val"),
-                 "selection": "best epoch by val accuracy; calibration temperature fitted on val"},
-        "val": {"split": f"{split} (FER-2013 PublicTest)", "images": len(y), "accuracy": plain["accuracy"],
-                "accuracy_flip_tta": tta["accuracy"], "macro_f1": plain["macro_f1"],
-                "macro_f1_flip_tta": tta["macro_f1"], "nll_calibrated": plain["loss"],
-                "per_class": plain["per_class"], "confusion_matrix": plain["confusion_matrix"],
-                "without_train_duplicates": dedup},
+        "data": {"name": a.label_set, "labels": cfg["data"].get("labels", "majority"),
+                 "licence": "research / non-commercial use only (FER-2013's images); no image ships",
+                 "train": counts.get("train"), "val": counts.get("val"),
+                 "left_out_by_label_rules": metrics["dataset"].get("left_out_by_label_rules", {}),
+                 "selection": f"best epoch by {a.label_set} val accuracy; calibration temperature fitted on it"},
+        "val": primary,  # the model's own label set: what `fera models` and the assistant's choice read
+        "evaluations": evaluations,
         "calibration": {"temperature": cal["temperature"], "ece_before": cal["ece_before"],
                         "ece_after": cal["ece_after"], "nll_before": cal["nll_before"], "nll_after": cal["nll_after"],
-                        "ece_after_flip_tta": reliability(flip, y)["ece"],
-                        "bins": 15},
+                        "ece_after_flip_tta": primary["ece_flip_tta"], "bins": 15, "fitted_on": a.label_set},
         "export": {"fp32": exp32["fp32"], "int8": exp8.get("int8", exp8),
-                   "int8_val_accuracy": q_acc if f"{a.name}.int8.onnx" in files else None,
+                   "int8_val_accuracy": primary["int8_accuracy"],
                    "keras_weights_fp16_argmax_agreement": agree_w},
         "latency_ms": lat,
         "latency_hardware": f"{cpu_name()}, ONNX Runtime {ort_version()}, 2 threads",
         "sizes_mib": {f: round((out / f).stat().st_size / 2**20, 2) for f in files},
     }
     write_json(out / f"{a.name}.json", card)
-    print(json.dumps({k: card[k] for k in ("name", "sizes_mib", "latency_ms")} | {"val": {
-        k: card["val"][k] for k in ("accuracy", "accuracy_flip_tta", "macro_f1")}, "calibration": {
+    print(json.dumps({k: card[k] for k in ("name", "sizes_mib", "latency_ms")} | {"evaluations": {
+        n: {k: e[k] for k in ("accuracy", "accuracy_flip_tta", "macro_f1", "ece", "int8_accuracy")}
+        for n, e in evaluations.items()}, "calibration": {
         k: card["calibration"][k] for k in ("temperature", "ece_before", "ece_after")}}, indent=1))
     return 0
 

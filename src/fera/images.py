@@ -14,10 +14,14 @@ from PIL import Image, ImageOps
 
 from fera.errors import FeraError
 
-# How images are resized to the model's input; recorded with every model as preprocessing "resize".
-RESAMPLE = Image.Resampling.BILINEAR
+# How images are resized to the model's input; recorded with every model as preprocessing "resize": Pillow's
+# filters (antialiased, after an integer box reduction to twice the size: reducing_gap=2), or "area": OpenCV's
+# INTER_AREA when shrinking (each output pixel the mean of the input area it covers) and INTER_LINEAR when
+# enlarging, about 5x faster than Pillow on a face crop (what fera's models since FER+ record).
 RESIZE = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
-          "nearest": Image.Resampling.NEAREST, "box": Image.Resampling.BOX, "lanczos": Image.Resampling.LANCZOS}
+          "nearest": Image.Resampling.NEAREST, "box": Image.Resampling.BOX, "lanczos": Image.Resampling.LANCZOS,
+          "area": None}
+RESAMPLE = "bilinear"  # what the training decoder uses when not told (FER images need no resize)
 COLORS = ("grayscale",)  # ITU-R 601-2 luma, as PIL's convert("L")
 LAYOUTS = ("NHWC",)
 # What the assistant and the web page open (JPEG includes MPO; no EPS, PSD, ICO ...: fewer decoders face
@@ -89,9 +93,23 @@ def _rgb(im) -> np.ndarray:
     return rgb
 
 
-def to_gray_array(src: str | os.PathLike | Image.Image, size: tuple[int, int],
-                  resample: Image.Resampling = RESAMPLE) -> np.ndarray:
-    """Decode ``src`` and return a (height, width) uint8 grayscale array of ``size`` (resized with ``resample``)."""
+def resize_gray(gray: np.ndarray, size: tuple[int, int], method: str) -> np.ndarray:
+    """A (h, w) uint8 grey array resized to ``size`` = (h, w) by ``method`` (a name of ``RESIZE``)."""
+    h, w = size
+    if gray.shape[:2] == (h, w):
+        return gray
+    if method == "area":
+        import cv2
+
+        shrink = gray.shape[0] >= h and gray.shape[1] >= w
+        return cv2.resize(gray, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    im = Image.fromarray(np.ascontiguousarray(gray, dtype=np.uint8))
+    return np.asarray(im.resize((w, h), RESIZE[method], reducing_gap=2.0), dtype=np.uint8)
+
+
+def to_gray_array(src: str | os.PathLike | Image.Image, size: tuple[int, int], resample: str = RESAMPLE) -> np.ndarray:
+    """Decode ``src`` and return a (height, width) uint8 grayscale array of ``size`` (resized by the method
+    ``resample`` names, see ``RESIZE``)."""
     if isinstance(src, Image.Image):
         return _convert(src, size, resample)
     with Image.open(src) as im:
@@ -99,15 +117,11 @@ def to_gray_array(src: str | os.PathLike | Image.Image, size: tuple[int, int],
         return _convert(im, size, resample)
 
 
-def _convert(im: Image.Image, size: tuple[int, int], resample: Image.Resampling) -> np.ndarray:
-    h, w = size
+def _convert(im: Image.Image, size: tuple[int, int], resample: str) -> np.ndarray:
     if im.width == 0 or im.height == 0:
         raise ValueError("empty image")
     im = ImageOps.exif_transpose(im)
-    gray = to_gray(im)
-    if gray.size != (w, h):
-        gray = gray.resize((w, h), resample, reducing_gap=2.0)
-    return np.asarray(gray, dtype=np.uint8)
+    return resize_gray(np.asarray(to_gray(im), dtype=np.uint8), size, resample)
 
 
 def preprocessing(meta: dict) -> dict:
@@ -123,9 +137,9 @@ def preprocessing(meta: dict) -> dict:
     return p
 
 
-def resample_of(meta: dict) -> Image.Resampling:
-    """The resampling filter the model's ``preprocessing["resize"]`` names (bilinear when it names none)."""
-    return RESIZE[preprocessing(meta).get("resize", "bilinear")]
+def resize_of(meta: dict) -> str:
+    """The resize method the model's ``preprocessing["resize"]`` names (bilinear when it names none)."""
+    return preprocessing(meta).get("resize", "bilinear")
 
 
 def to_model_input(pixels: np.ndarray, meta: dict) -> np.ndarray:

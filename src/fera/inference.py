@@ -34,10 +34,10 @@ def preprocess(faces, meta: dict) -> np.ndarray:
     ``preprocessing`` record names the color ("grayscale"), the resize filter and the scale."""
     from PIL import Image
 
-    from fera.images import resample_of, to_gray_array, to_model_input
+    from fera.images import resize_of, to_gray_array, to_model_input
 
     h, w = meta["input_size"]
-    resample = resample_of(meta)  # refuses a color, resize or layout fera cannot produce
+    resample = resize_of(meta)  # refuses a color, resize or layout fera cannot produce
     out = np.empty((len(faces), h, w), dtype=np.uint8)
     for i, f in enumerate(faces):
         if isinstance(f, np.ndarray) and f.shape == (h, w) and f.dtype == np.uint8:
@@ -125,6 +125,16 @@ class Predicting:
 
         return self.predict_array(to_model_input(x, self.meta), flip, calibrated, batch_size)
 
+    def scaled(self, x: np.ndarray) -> np.ndarray:
+        """uint8 faces (N, H, W) at the input size -> the model input, with the scale read once (the live path;
+        ``fera.images.to_model_input`` checks the same record on every call)."""
+        scale = self.__dict__.get("_scale")
+        if scale is None:
+            from fera.images import preprocessing
+
+            scale = self.__dict__["_scale"] = np.float32(preprocessing(self.meta)["scale"])
+        return np.multiply(x[..., None], scale, dtype=np.float32)
+
 
 def session_options(threads: int | None = None):
     import onnxruntime as ort
@@ -168,9 +178,11 @@ class OnnxModel(Predicting):
         batch_size = batch_size or self.batch_size
         if len(x) == 0:
             return np.zeros((0, len(self.class_names)), dtype=np.float32)
+        if len(x) <= batch_size:  # one call: no list, no copy
+            return self.session.run(None, {self.input_name: x})[0]
         parts = [self.session.run(None, {self.input_name: x[i:i + batch_size]})[0]
                  for i in range(0, len(x), batch_size)]
-        return np.concatenate(parts).astype(np.float32)
+        return np.concatenate(parts).astype(np.float32, copy=False)
 
     def per_face_ms(self, xb: np.ndarray, runs: int = 300, warmup: int = 20) -> np.ndarray:
         """Milliseconds per face of ``runs`` calls on the batch ``xb``, after ``warmup`` calls (benchmarks)."""

@@ -83,7 +83,7 @@ def train_arguments(p) -> None:
                help="class weighting of the loss; balanced is the design's (default {default})")
     add_option(g, "--lr_steps", (T, "lr_steps"), type=_steps,
                help="with --schedule steps: EPOCH:FACTOR,... (epochs from 0) multiplying the peak learning rate "
-               "(default {default}, the FER+ trainer's)")
+               "(default {default}: the FER+ trainer's)")
     g.add_argument("--no_augment", action="store_true", help="train without augmentation")
     add_option(g, "--rotation", (A, "rotation"), type=float_in(0, 180),
                help="augmentation: largest rotation in degrees (default {default})")

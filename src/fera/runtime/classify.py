@@ -26,6 +26,29 @@ def square_geometry(box: Box, margin: float) -> tuple[int, int, int]:
     return int(round(box.cx - side / 2)), int(round(box.cy - side / 2)), side
 
 
+def square_face(image: np.ndarray, box: Box, margin: float, size: tuple[int, int], resize: str) -> np.ndarray:
+    """The model's uint8 grayscale input (``size`` = (h, w)) of one face: the square crop of ``square_crop``, made
+    from a view of the frame (only the crop is converted to grey and padded by repetition), resized by the
+    model's ``resize`` method (``fera.images.resize_gray``). The same pixels as ``square_crop`` followed by
+    ``fera.inference.preprocess``, without copying or converting the rest of the frame."""
+    import cv2
+
+    from fera.images import resize_gray
+
+    h, w = image.shape[:2]
+    x0, y0, side = square_geometry(box, margin)
+    xa, ya, xb, yb = max(0, x0), max(0, y0), min(w, x0 + side), min(h, y0 + side)
+    if xa >= xb or ya >= yb:  # wholly outside the frame: the nearest edge pixels, repeated
+        xa, ya = min(max(x0, 0), w - 1), min(max(y0, 0), h - 1)
+        xb, yb = xa + 1, ya + 1
+    region = image[ya:yb, xa:xb]
+    gray = region if region.ndim == 2 else cv2.cvtColor(region, cv2.COLOR_RGB2GRAY)  # a view: rows need not touch
+    if (xa, ya, xb, yb) != (x0, y0, x0 + side, y0 + side):
+        gray = cv2.copyMakeBorder(gray, max(0, ya - y0), max(0, y0 + side - yb), max(0, xa - x0),
+                                  max(0, x0 + side - xb), cv2.BORDER_REPLICATE)
+    return resize_gray(gray, size, resize)
+
+
 def square_crop(image: np.ndarray, box: Box, margin: float) -> np.ndarray:
     """A square crop of ``margin`` times the box's longer side around its centre (edges padded by repetition)."""
     h, w = image.shape[:2]
@@ -45,6 +68,7 @@ class Classifier:
 
             model = shipped.load_onnx(self.config.model, int8=self.config.int8)
         self.model = model
+        self._input = None  # (input size, resize method), read from the model's metadata once
 
     @property
     def class_names(self) -> list[str]:
@@ -53,8 +77,20 @@ class Classifier:
     def crops(self, image: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
         return [square_crop(image, b, self.config.margin) for b in boxes]
 
+    def inputs(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
+        """(len(boxes), h, w) uint8: each face as the model takes it, before scaling (``square_face``)."""
+        if self._input is None:
+            from fera.images import resize_of
+
+            self._input = (tuple(self.model.meta["input_size"]), resize_of(self.model.meta))
+        size, resize = self._input
+        out = np.empty((len(boxes), *size), dtype=np.uint8)
+        for i, b in enumerate(boxes):
+            out[i] = square_face(image, b, self.config.margin, size, resize)
+        return out
+
     def __call__(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
         """(len(boxes), classes) calibrated probabilities, in ``class_names`` order."""
         if not boxes:
             return np.zeros((0, len(self.class_names)), dtype=np.float32)
-        return self.model.predict(self.crops(image, boxes), flip=self.config.flip)
+        return self.model.predict_array(self.model.scaled(self.inputs(image, boxes)), flip=self.config.flip)

@@ -263,7 +263,7 @@ def _load_ferplus(root: Path, cfg: DataConfig, log) -> Dataset:
         dropped[name] = int(len(v.votes) - len(keep))
     ds = Dataset(str(root), ferplus.class_names(cfg.contempt), splits, votes.skipped, from_cache=from_cache,
                  labels=cfg.labels, dropped=dropped)
-    _check(ds)
+    _check(ds, fixed_classes=True)
     return ds
 
 
@@ -341,13 +341,14 @@ def csv_pixels(text: str) -> np.ndarray:
 
 # -- checks and cache ----------------------------------------------------------------------------
 
-def _check(ds: Dataset) -> None:
+def _check(ds: Dataset, fixed_classes: bool = False) -> None:
+    """``fixed_classes``: the class list is the dataset's (FER+'s), so a class may have no image of its own."""
     if ds.num_classes < 2:
         raise FeraError(f"need at least 2 classes in train/, found {ds.num_classes} in {ds.source}")
     if len(ds.splits["train"]) == 0:
         raise FeraError(f"no readable training images in {ds.source} ({len(ds.skipped)} file(s) skipped)")
     empty = [c for c, n in ds.counts()["train"].items() if n == 0]
-    if empty:
+    if empty and not fixed_classes:
         raise FeraError(f"class(es) with no readable training images: {', '.join(empty)}")
     for split in ("val", "test"):
         if split in ds.splits and len(ds.splits[split]) == 0:

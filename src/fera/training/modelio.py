@@ -32,7 +32,9 @@ ARCHITECTURE = {"head_bn": True}
 LEGACY_ARCHITECTURE = {"head_bn": False}
 PREPROCESSING = {
     "color": "grayscale",  # ITU-R 601-2 luma, as PIL's convert("L")
-    "resize": "bilinear",
+    # how a face crop becomes the input (fera.images.RESIZE): "area", box averaging when shrinking; FER faces are
+    # already 48x48, so training never resizes and this is the assistant's rule (before FER+: "bilinear")
+    "resize": "area",
     "scale": 1 / 255,  # model input = pixel * scale, so in [0, 1]
     "layout": "NHWC",  # (batch, height, width, 1)
 }

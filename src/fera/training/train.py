@@ -99,7 +99,8 @@ class _Schedule(keras.callbacks.Callback):
             return self.lr * (step + 1) / self.warmup
         if self.steps:
             epoch = step // self.steps_per_epoch
-            return self.lr * float(np.prod([f for e, f in self.steps if epoch >= e]))
+            reached = [f for e, f in sorted(self.steps) if epoch >= e]
+            return self.lr * (reached[-1] if reached else 1.0)
         if not self.cosine:
             return None
         done = (step - self.warmup) / max(1, self.total - self.warmup - 1)  # min_lr on the last step

@@ -20,11 +20,11 @@ from keras import layers, regularizers
 from fera.training.models._registry import register_model
 
 
-def vgg_features(x, widths, l2: float, block_dropout: float):
-    """The convolutional feature extractor: one block per width."""
+def vgg_features(x, widths, l2: float, block_dropout: float, convs=None):
+    """The convolutional feature extractor: one block per width, ``convs[b]`` convolutions in block b (2 each)."""
     reg = regularizers.L2(l2) if l2 else None
     for b, width in enumerate(widths, start=1):
-        for c in (1, 2):
+        for c in range(1, (convs[b - 1] if convs else 2) + 1):
             x = layers.Conv2D(width, 3, padding="same", use_bias=False, kernel_regularizer=reg,
                               name=f"features_block{b}_conv{c}")(x)
             x = layers.BatchNormalization(momentum=0.9, name=f"features_block{b}_bn{c}")(x)
@@ -55,9 +55,9 @@ def classifier_head(x, units: int, num_classes: int, l2: float, dropout: float, 
                         name="head_predictions")(x)
 
 
-def _vgg(name, widths, units, input_shape, num_classes, l2, dropout, block_dropout, head_bn):
+def _vgg(name, widths, units, input_shape, num_classes, l2, dropout, block_dropout, head_bn, convs=None):
     inputs = keras.Input(shape=input_shape, name="image")  # grayscale in [0, 1], (H, W, 1)
-    x = vgg_features(inputs, widths, l2, block_dropout)
+    x = vgg_features(inputs, widths, l2, block_dropout, convs)
     outputs = classifier_head(x, units, num_classes, l2, dropout, head_bn)
     return keras.Model(inputs, outputs, name=name)
 
@@ -76,3 +76,12 @@ def fast(input_shape=(48, 48, 1), num_classes=7, l2=1e-4, dropout=0.5, block_dro
     # vgg13, and it trains ~2.5x faster; same blocks, so Grad-CAM and export treat both alike.
     return _vgg("fast", (32, 64, 128, 256), 512, input_shape, num_classes, l2, dropout, block_dropout,
                 head_bn)
+
+
+@register_model
+def vgg13_ferplus(input_shape=(64, 64, 1), num_classes=8, l2=0.0, dropout=0.5, block_dropout=0.25, head_bn=True):
+    """The FER+ paper's VGG-13: 64-128-256-256 blocks of 2-2-3-3 convolutions, two Dense(1024), BatchNorm added."""
+    # Barsoum et al. (ICMI 2016) and microsoft/FERPlus: 10 convolutions and 3 dense layers, dropout 0.25 after
+    # each block and 0.5 after each dense layer, 64x64 input. The BatchNorm (the design's) is fera's addition.
+    return _vgg("vgg13_ferplus", (64, 128, 256, 256), 1024, input_shape, num_classes, l2, dropout, block_dropout,
+                head_bn, convs=(2, 2, 3, 3))
