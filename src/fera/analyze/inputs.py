@@ -64,7 +64,7 @@ def _paths(args: Iterable[str], stdin) -> Iterator[str]:
 def expand(args: Iterable[str], stdin=None) -> Iterator[SourceSpec]:
     """Every source of ``args`` once, in order: a folder's photos and videos, a file (a missing or unreadable one
     too: it is reported as skipped when analysed), the paths read from stdin for ``-``."""
-    seen: set[str] = set()  # keys of the sources so far (32 bytes each), so a file given twice is analysed once
+    seen: set[str] = set()  # the sources so far (one hash each): a file given twice is analysed once
     for p in _paths(args, stdin):
         for f in (_folder(p) if os.path.isdir(p) else (p,)):
             s = spec(f)

@@ -2,9 +2,10 @@
 
 A photo is described by ``Assistant.photo`` itself (its search, its classification). A video's frames go
 through the assistant's stream search and a tracker of its own per video (ids from 1), exactly as
-``Assistant.step`` does, and their faces are classified a batch at a time, in a thread of their own (``Settings.batch_size`` faces, or
-``MAX_FRAMES`` frames), with the same crops, model input and calibration as ``Classifier.__call__``. The
-probabilities are each frame's calibrated ones; the assistant smooths them over about 300 ms before it speaks.
+``Assistant.step`` does, and their faces are classified a batch at a time (``Settings.batch_size`` faces, or
+``MAX_FRAMES`` frames) in a thread of their own, with the same crops, model input and calibration as
+``Classifier.__call__``. The probabilities are each frame's calibrated ones; the assistant smooths them over
+about 300 ms before it speaks.
 """
 from __future__ import annotations
 
