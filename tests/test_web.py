@@ -33,12 +33,17 @@ def jpeg(image: np.ndarray) -> bytes:
 def test_page_is_local_with_a_strict_csp(client):
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-security-policy"] == CSP
-    assert "script-src 'self'" in CSP and "unsafe" not in CSP
+    assert "script-src 'self' 'wasm-unsafe-eval';" in CSP  # WebAssembly may be compiled, JavaScript never evaluated
+    assert "'unsafe-eval'" not in CSP and "'unsafe-inline'" not in CSP and "connect-src 'self';" in CSP
+    page_policy = r.text.split('http-equiv="Content-Security-Policy" content="')[1].split('"')[0]
+    assert page_policy == CSP.replace("; frame-ancestors 'none'", "")  # the same policy on any static host
     assert "http://" not in r.text and "https://" not in r.text  # nothing from the internet
-    for asset in ("/static/app.js", "/static/style.css"):
+    for asset in ("/static/js/app.mjs", "/static/style.css", "/sw.js", "/site.json", "/manifest.webmanifest"):
         a = client.get(asset)
-        assert a.status_code == 200 and "http://" not in a.text and "https://" not in a.text
+        assert a.status_code == 200 and "http://" not in a.text and "https://" not in a.text, asset
+    assert client.get("/static/js/app.mjs").headers["content-type"].startswith("text/javascript")
     assert 'role="status"' in r.text and 'aria-live="polite"' in r.text and 'role="alert"' in r.text
+    assert client.get("/no/such/file.js").status_code == 404
 
 
 def test_favicon_is_served(client):

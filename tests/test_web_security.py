@@ -39,7 +39,7 @@ def request(client, path: str, host: str | None = None, origin: str | None = Non
     return client.get(path, headers=headers)
 
 
-ROUTES = ["/", "/static/app.js", "/docs", "/openapi.json", "/favicon.ico", "/earcons/happy.wav", "/api/analyze",
+ROUTES = ["/", "/static/js/app.mjs", "/site.json", "/models/fast.onnx", "/docs", "/openapi.json", "/favicon.ico", "/earcons/happy.wav", "/api/analyze",
           "/api/explain"]
 
 

@@ -1,6 +1,8 @@
 """`fera serve`: the assistant as a local, accessible web page (FastAPI; plain HTML, CSS and JS).
 
-- ``GET /``: the page (``static/``); ``GET /docs``: the API in plain HTML (no assets from the internet).
+- ``GET /`` and every file under it: the page, exactly the static site ``fera web build`` writes
+  (``fera.web.site``): it runs the models in the browser, so one page serves both. ``GET /docs``: the API in plain
+  HTML (no assets from the internet). ``GET /api/features``: what this server adds to the page (Grad-CAM).
 - ``GET /earcons/NAME.wav?position=left``: the assistant's earcon for a class of the live model or a status
   sound, panned as the runtime pans it (``fera.runtime.earcons``); the page plays these.
 - ``POST /api/analyze``: a photo (multipart field ``file``) -> faces, sentence, annotated image.
@@ -32,9 +34,11 @@ from fera.web.guard import LOOPBACK
 from fera.web.upload import Refused, read_form
 
 STATIC = Path(__file__).resolve().parent / "static"
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-       "media-src 'self' blob: mediastream:; connect-src 'self'; form-action 'self'; base-uri 'none'; "
-       "frame-ancestors 'none'")
+# the page's own policy (its <meta> holds the same, for static hosts) and frame-ancestors, which only a header sets;
+# 'wasm-unsafe-eval' lets the page compile WebAssembly (onnxruntime-web), never evaluate JavaScript
+CSP = ("default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; "
+       "media-src 'self' blob: mediastream:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; "
+       "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 
 
 @dataclass
@@ -43,7 +47,7 @@ class ServeConfig:
     port: int = 8000  # requests must be for this port (0: whatever port the server listens on)
     allowed_hosts: tuple[str, ...] = ()  # host names besides loopback that requests may be for (--allow_remote)
     photo_model: str | None = None  # a shipped name or .onnx for photos (default: the most accurate shipped)
-    live_model: str = "fast"  # ... for the live camera
+    live_model: str = "fast"  # ... for the live camera, and the model of the page (which runs it in the browser)
     max_upload_bytes: int = 10 * 2**20  # uploads above this are refused with 413
     max_pixels: int = MAX_PIXELS  # images above this many pixels are refused from their header (decompression bombs)
     max_frame_bytes: int = 2 * 2**20  # one live frame, at most
@@ -121,12 +125,14 @@ def create_app(cfg: ServeConfig | None = None):
     from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
     from fastapi.concurrency import run_in_threadpool
     from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
-    from fastapi.staticfiles import StaticFiles
-
     from fera.web.guard import LocalOnly
+    from fera.web.site import SiteConfig, make_site, media_type
 
     cfg = cfg or ServeConfig()
     models = Models(cfg)
+    # the page: the static site, served from its sources (a site without the runtime when npm's is missing: the
+    # page then says so, and the API below works as before)
+    site = make_site(SiteConfig(model=cfg.live_model, require_runtime=False))
     app = FastAPI(title="fera", version="1", docs_url=None, redoc_url=None,
                   description="Describe the faces in photos or a live camera, offline.")
     app.add_middleware(LocalOnly, port=cfg.port, hosts=cfg.allowed_hosts)  # inside the headers below
@@ -151,13 +157,26 @@ def create_app(cfg: ServeConfig | None = None):
         except ImageRefused as e:
             raise Refused(STATUS[e.kind], str(e)) from None
 
+    def site_file(path: str):
+        v = site.files[path]
+        headers = {"Cache-Control": "no-cache"}  # revalidated; the service worker keeps the page for offline use
+        if isinstance(v, bytes):
+            return Response(v, media_type=media_type(path), headers=headers)
+        return FileResponse(v, media_type=media_type(path), headers=headers)
+
     @app.get("/", include_in_schema=False)
     async def index():
-        return FileResponse(STATIC / "index.html", media_type="text/html")
+        return site_file("index.html")
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon():
-        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+        return site_file("favicon.svg")
+
+    @app.get("/api/features", include_in_schema=False)
+    async def features():
+        import importlib.util
+
+        return {"explain": importlib.util.find_spec("keras") is not None, "docs": True, "analyze": True}
 
     @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
     async def docs():
@@ -200,7 +219,12 @@ def create_app(cfg: ServeConfig | None = None):
         except WebSocketDisconnect:
             pass
 
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    @app.get("/{path:path}", include_in_schema=False)
+    async def page_file(path: str):
+        if path not in site.files:
+            raise Refused(404, f"no such file: /{path[:80]}")
+        return site_file(path)
+
     return app
 
 

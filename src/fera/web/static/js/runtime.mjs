@@ -1,0 +1,64 @@
+// ONNX Runtime Web for the page: WebAssembly with SIMD everywhere, WebGPU where the browser has an adapter
+// (falling back to WebAssembly when a session cannot be made on it). Files come from the page's own origin
+// (site.json names them); nothing is fetched from anywhere else.
+import { BlazeFace } from "./detect.mjs";
+import { Classifier } from "./classify.mjs";
+import { feraMeta } from "./onnx.mjs";
+
+const here = (path) => new URL(path, document.baseURI).href;
+
+async function bytesOf(path, progress) {
+  const r = await fetch(here(path));
+  if (!r.ok) throw new Error(`${path}: the server answered ${r.status}`);
+  const data = new Uint8Array(await r.arrayBuffer());
+  if (progress) progress(path, data.length);
+  return data;
+}
+
+async function webgpuAdapter() {
+  try { return Boolean(navigator.gpu && await navigator.gpu.requestAdapter()); } catch { return false; }
+}
+
+/** {ort, backend}: the library the site ships for this browser, set up to find its .wasm files here. */
+export async function loadOrt(site, prefer = "auto") {
+  const gpu = site.runtime.webgpu && prefer !== "wasm" && await webgpuAdapter();
+  const ort = await import(here(gpu ? site.runtime.webgpu : site.runtime.wasm));
+  ort.env.wasm.wasmPaths = here(site.runtime.dir);
+  ort.env.wasm.numThreads = globalThis.crossOriginIsolated ? Math.min(4, Math.max(1, (navigator.hardwareConcurrency || 2) >> 1)) : 1;
+  ort.env.wasm.proxy = false;
+  ort.env.logLevel = "error";
+  return { ort, backend: gpu ? "webgpu" : "wasm" };
+}
+
+async function session(ort, bytes, backend) {
+  const eps = backend === "webgpu" ? ["webgpu", "wasm"] : ["wasm"];
+  try {
+    return await ort.InferenceSession.create(bytes, { executionProviders: eps, graphOptimizationLevel: "all" });
+  } catch (e) {
+    if (backend !== "webgpu") throw e;
+    return ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+  }
+}
+
+/** The detector and the classifier of the site, ready to run: {detector, classifier, backend, meta}. */
+export async function loadModels(site, { prefer = "auto", progress = null } = {}) {
+  const { ort, backend } = await loadOrt(site, prefer);
+  const [detBytes, clfBytes] = await Promise.all([bytesOf(site.detector.file, progress), bytesOf(site.classifier.file, progress)]);
+  const meta = feraMeta(clfBytes);
+  const [det, clf] = await Promise.all([session(ort, detBytes, backend), session(ort, clfBytes, backend)]);
+  const size = site.detector.input_size, [h, w] = meta.input_size;
+  let names = null;
+  const detector = new BlazeFace(async (tensor) => {
+    const out = await det.run({ [det.inputNames[0]]: new ort.Tensor("float32", tensor, [1, size, size, 3]) });
+    if (names === null) {
+      const by = Object.fromEntries(Object.entries(out).map(([k, t]) => [t.dims[t.dims.length - 1], k]));
+      names = { reg: by[16], cls: by[1] };
+    }
+    return { regressors: out[names.reg].data, logits: out[names.cls].data };
+  }, site.detector.model);
+  const classifier = new Classifier(async (x, n) => {
+    const out = await clf.run({ [clf.inputNames[0]]: new ort.Tensor("float32", x, [n, h, w, 1]) });
+    return out[clf.outputNames[0]].data;
+  }, meta);
+  return { detector, classifier, backend, meta };
+}
