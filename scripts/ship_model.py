@@ -62,7 +62,7 @@ def without_train_copies(data_root: str, n_val: int) -> np.ndarray | None:
     import csv
     from collections import defaultdict
 
-    from fera.training.data import class_files
+    from fera.datasets.layout import class_files
 
     root = Path(data_root)
     dup = root / "duplicates.csv"

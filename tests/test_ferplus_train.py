@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from fera.cli import main
+from fera.errors import FeraError
 from fera.demo import base_faces, jitter
 
 # the demo drawings' expressions -> their FER+ vote column (neutral, happiness, surprise, sadness, ...)
@@ -140,3 +141,28 @@ def test_a_ferplus_folder_evaluates_on_its_majority_labels(ferplus_root, tmp_pat
     assert split == "val"  # no FER2013Test: the root's val
     img = Image.open(next((ferplus_root / "FER2013Valid").glob("*.png")))
     assert img.size == (48, 48)
+
+
+@pytest.mark.train
+def test_distillation_mixes_the_teachers_probabilities_into_the_targets(trained_run, demo_root, ferplus_root):
+    from fera.training.config import DataConfig, RunConfig, TrainConfig
+    from fera.training.data import load_dataset
+    from fera.training.modelio import load_predictor
+    from fera.training.train import distilled
+
+    cfg = RunConfig(data=DataConfig(data_root=str(demo_root)), train=TrainConfig(teacher=str(trained_run),
+                                                                                  teacher_weight=0.25))
+    ds = load_dataset(cfg.data)
+    tr = ds.splits["train"]
+    got = distilled(tr, ds, cfg, log=lambda m: None)
+    teacher, _ = load_predictor(str(trained_run))
+    p = teacher.predict_uint8(tr.x, flip=True, calibrated=False)
+    p = p[:, [teacher.class_names.index(c) for c in ds.class_names]]
+    np.testing.assert_allclose(got, 0.75 * np.eye(ds.num_classes)[tr.y] + 0.25 * p / p.sum(1, keepdims=True),
+                               atol=1e-5)
+    # a teacher without the data's classes is refused in one line
+    cfg = RunConfig(data=DataConfig(data_root=str(ferplus_root), labels="crossentropy"),
+                    train=TrainConfig(teacher=str(trained_run)))
+    ds = load_dataset(cfg.data)
+    with pytest.raises(FeraError, match=r"has no class angry, disgust, fear of the data"):
+        distilled(ds.splits["train"], ds, cfg, log=lambda m: None)

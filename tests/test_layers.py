@@ -59,3 +59,11 @@ def test_training_package_holds_the_keras_modules():
 def test_the_checker_sees_lazy_and_module_level_imports():
     code = "import keras\ndef f():\n    from fera.training.explain import x\n"
     assert list(_imports(ast.parse(code))) == [("keras", None), ("fera.training.explain", "f")]
+
+
+@pytest.mark.parametrize("path", sorted(SRC.glob("datasets/*.py")), ids=lambda p: p.name)
+def test_datasets_import_nothing_from_training(path):
+    """fera/datasets owns FER-2013's and FER+'s formats, splits and the cache; the arrow points down from
+    training to datasets, never up (not even inside a function)."""
+    found = [name for name, _ in _imports(ast.parse(path.read_text())) if _is_training(name)]
+    assert not found, f"datasets/{path.name} imports {found}"

@@ -84,6 +84,10 @@ def train_arguments(p) -> None:
     add_option(g, "--lr_steps", (T, "lr_steps"), type=_steps,
                help="with --schedule steps: EPOCH:FACTOR,... (epochs from 0) multiplying the peak learning rate "
                "(default {default}: the FER+ trainer's)")
+    g.add_argument("--teacher", help="distil from this trained model (run folder, model file or shipped name): "
+                   "the targets mix in its probabilities for each training face")
+    add_option(g, "--teacher_weight", (T, "teacher_weight"), type=FRACTION,
+               help="with --teacher: the teacher's share of each target (default {default})")
     g.add_argument("--no_augment", action="store_true", help="train without augmentation")
     add_option(g, "--rotation", (A, "rotation"), type=float_in(0, 180),
                help="augmentation: largest rotation in degrees (default {default})")

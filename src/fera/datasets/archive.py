@@ -33,7 +33,7 @@ def kind_of(path: Path) -> str:
 
 
 def looks_like_fer_csv(path: Path) -> bool:
-    from fera.training.data import csv_header
+    from fera.datasets.fer2013 import csv_header
 
     return {"emotion", "pixels"} <= set(csv_header(path))
 

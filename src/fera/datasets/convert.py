@@ -21,7 +21,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from fera.training.data import CSV_USAGE, FER2013_CSV_CLASSES, SPLITS, csv_pixels, csv_rows
+from fera.datasets.fer2013 import CSV_USAGE, FER2013_CSV_CLASSES, csv_pixels, csv_rows
+from fera.datasets.layout import SPLITS
 from fera.datasets.fer2013 import (FERPLUS_FOLDERS, FERPLUS_HEADER, FERPLUS_OFFICIAL_IMAGES, FERPLUS_OFFICIAL_MAJORITY,
                                    OFFICIAL_COUNTS, PUBLISHED_MD5, count_differences, ferplus_count_differences,
                                    ferplus_majority_class)

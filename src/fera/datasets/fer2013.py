@@ -1,5 +1,16 @@
-"""What is known about FER-2013 and FER+: official counts, published checksums, FER+ columns and rules."""
+"""What is known about FER-2013 and FER+: the CSV format, official counts, published checksums, FER+ columns
+and rules."""
 from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from fera.errors import FeraError
+
+# FER-2013's CSV labels 0..6, in the dataset's own order, and its Usage column -> fera's split folders.
+FER2013_CSV_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+CSV_USAGE = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
 
 # Official per-split, per-class image counts of fer2013.csv (Usage Training / PublicTest / PrivateTest).
 OFFICIAL_COUNTS = {
@@ -101,3 +112,35 @@ def count_differences(counts: dict[str, dict[str, int]], expected: dict[str, dic
             total = f"total {sum(have.values())} (expected {sum(want.values())})"
             out.append(f"{split}: " + ", ".join(diffs[:4] + (["..."] if len(diffs) > 4 else []) + [total]))
     return out
+
+
+def csv_header(path: Path) -> list[str]:
+    """The column names of a CSV's first line, stripped: fer2013.csv says ``emotion,pixels,Usage``, Kaggle's
+    icml_face_data.csv ``emotion, Usage, pixels``. Any file can be asked (undecodable bytes are replaced)."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        return [h.strip() for h in next(csv.reader([f.readline(1 << 16)]), [])]
+
+
+def csv_rows(path: Path):
+    """(data row index, line number, {column: value}) for each row of a FER-2013 CSV (either header);
+    FeraError when the file lacks the emotion and pixels columns."""
+    import csv
+
+    if not {"emotion", "pixels"} <= set(csv_header(path)):
+        raise FeraError(f"{path} is not a FER-2013 CSV: it needs the columns emotion,pixels[,Usage]")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        header = [h.strip() for h in next(reader)]
+        for n, row in enumerate(reader):
+            yield n, reader.line_num, dict(zip(header, row))
+
+
+def csv_pixels(text: str) -> np.ndarray:
+    """A FER-2013 CSV's space-separated pixel values -> a square uint8 array; ValueError if they are not one."""
+    px = np.array(text.split(), dtype=np.float32)
+    side = int(round(np.sqrt(px.size)))
+    if side * side != px.size or side == 0 or px.min() < 0 or px.max() > 255:
+        raise ValueError(f"{px.size} pixel values, not a square 8-bit image")
+    return px.astype(np.uint8).reshape(side, side)

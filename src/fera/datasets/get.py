@@ -13,10 +13,10 @@ import os
 import shutil
 from pathlib import Path
 
-from fera.training.config import DataConfig
 from fera.datasets.archive import find_csv
 from fera.datasets.convert import file_digest, write_folders
 from fera.datasets.download import download
+from fera.datasets import layout
 from fera.datasets.fer2013 import PUBLISHED_MD5
 from fera.errors import FeraError
 from fera.fileio import atomic_dir, check_target_dir
@@ -37,9 +37,7 @@ def get(to: str | Path, *, file: str | Path | None = None, url: str | None = Non
         raise FeraError(f"FER+ label file not found: {ferplus}")
     if timeout <= 0:
         raise FeraError(f"--timeout must be positive (got {timeout:g})")
-    from fera.training.data import _cache_dir
-
-    downloads = _cache_dir(DataConfig(cache_dir=cache_dir)) / "downloads"
+    downloads = layout.cache_dir(cache_dir) / "downloads"
     if file is not None:
         src, origin = Path(file).expanduser(), "file"
         if not src.is_file():

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from fera.training.data import SPLITS, class_files
+from fera.datasets.layout import SPLITS, class_files
 from fera.datasets import ferplus
 from fera.datasets.fer2013 import (EXPECTATIONS, FERPLUS_OFFICIAL_IMAGES, FERPLUS_OFFICIAL_MAJORITY, OFFICIAL_COUNTS,
                                    count_differences, ferplus_count_differences, ferplus_majority_class)

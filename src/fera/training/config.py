@@ -81,6 +81,10 @@ class TrainConfig:
     # "balanced" (n / (k * n_class), the design's), "sqrt" (their square root) or "none". Balanced
     # weights (disgust x9.4 on FER-2013) slow the first epochs markedly; see README.
     class_weight: str = "balanced"
+    # distillation: a trained model (run folder, .keras/.h5, .onnx or shipped name) whose flip-averaged
+    # probabilities on the training faces are mixed into the targets, teacher_weight of them; None = none
+    teacher: str | None = None
+    teacher_weight: float = 0.5
     resume: bool = False  # continue the run in out_dir from its last saved epoch
     overwrite: bool = False  # allow a fresh run in a non-empty out_dir (old artifacts are replaced)
     verbose: int = 1  # Keras progress: 0 silent, 1 progress bar, 2 one line per epoch

@@ -18,15 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from fera.datasets import ferplus
+from fera.datasets.fer2013 import CSV_USAGE, FER2013_CSV_CLASSES, csv_pixels, csv_rows
+from fera.datasets.layout import SPLITS, cache_dir, class_files
 from fera.training.config import DataConfig
 from fera.errors import FeraError, first_line
 from fera.fileio import atomic_path, write_json
 from fera.images import to_gray_array
 
-SPLITS = ("train", "val", "test")
-# FER-2013's CSV labels 0..6, in the dataset's own order.
-FER2013_CSV_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-CSV_USAGE = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
 _CACHE_VERSION = 2  # 2: the cache keeps each image's file path
 
 
@@ -169,14 +167,6 @@ def _scan_tree(root: Path) -> dict[str, dict[str, list[Path]]]:
     return tree
 
 
-def class_files(d: Path) -> dict[str, list[Path]]:
-    """{class: sorted files} for the class sub-folders of ``d``; hidden files and folders are ignored."""
-    return {
-        c.name: sorted(p for p in c.rglob("*") if p.is_file() and not p.name.startswith("."))
-        for c in sorted(d.iterdir()) if c.is_dir() and not c.name.startswith(".")
-    }
-
-
 def load_eval_data(cfg: DataConfig, log=None, prefer=("test", "val")) -> tuple[Dataset, str]:
     """(dataset, split name) to evaluate on: a folder of class folders as is, a FER root's test/
     (else its val/), or a CSV's PrivateTest rows (else PublicTest); ``prefer`` orders the splits."""
@@ -307,38 +297,6 @@ def _load_csv(path: Path, img_size) -> Dataset:
     return Dataset(str(path), class_names, splits, skipped)
 
 
-def csv_header(path: Path) -> list[str]:
-    """The column names of a CSV's first line, stripped: fer2013.csv says ``emotion,pixels,Usage``, Kaggle's
-    icml_face_data.csv ``emotion, Usage, pixels``. Any file can be asked (undecodable bytes are replaced)."""
-    import csv
-
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
-        return [h.strip() for h in next(csv.reader([f.readline(1 << 16)]), [])]
-
-
-def csv_rows(path: Path):
-    """(data row index, line number, {column: value}) for each row of a FER-2013 CSV (either header);
-    FeraError when the file lacks the emotion and pixels columns."""
-    import csv
-
-    if not {"emotion", "pixels"} <= set(csv_header(path)):
-        raise FeraError(f"{path} is not a FER-2013 CSV: it needs the columns emotion,pixels[,Usage]")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        header = [h.strip() for h in next(reader)]
-        for n, row in enumerate(reader):
-            yield n, reader.line_num, dict(zip(header, row))
-
-
-def csv_pixels(text: str) -> np.ndarray:
-    """A FER-2013 CSV's space-separated pixel values -> a square uint8 array; ValueError if they are not one."""
-    px = np.array(text.split(), dtype=np.float32)
-    side = int(round(np.sqrt(px.size)))
-    if side * side != px.size or side == 0 or px.min() < 0 or px.max() > 255:
-        raise ValueError(f"{px.size} pixel values, not a square 8-bit image")
-    return px.astype(np.uint8).reshape(side, side)
-
-
 # -- checks and cache ----------------------------------------------------------------------------
 
 def _check(ds: Dataset, fixed_classes: bool = False) -> None:
@@ -356,7 +314,7 @@ def _check(ds: Dataset, fixed_classes: bool = False) -> None:
 
 
 def _cache_dir(cfg: DataConfig) -> Path:
-    return Path(cfg.cache_dir or os.environ.get("FERA_CACHE_DIR") or Path.home() / ".cache" / "fera")
+    return cache_dir(cfg.cache_dir)
 
 
 def _tree_key(tree, img_size) -> str:

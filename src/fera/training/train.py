@@ -129,6 +129,33 @@ def make_optimizer(cfg: RunConfig):
     return keras.optimizers.Adam(t.lr)
 
 
+def distilled(tr, ds: Dataset, cfg: RunConfig, log) -> np.ndarray:
+    """Knowledge distillation from a trained model (offline): each training face's target becomes
+    (1 - w) x its own target (votes or one-hot) + w x the teacher's probabilities for it (flip-averaged,
+    uncalibrated), w = ``teacher_weight``. The teacher must know the dataset's classes."""
+    from fera.training.modelio import load_predictor
+
+    if ds.labels in ("probability", "multi_target"):
+        raise FeraError(f"--teacher works with --labels majority or crossentropy, not {ds.labels}")
+    teacher, described = load_predictor(cfg.train.teacher)
+    names = teacher.class_names
+    missing = [c for c in ds.class_names if c not in names]
+    if missing:
+        raise FeraError(f"the teacher {described} has no class {', '.join(missing)} of the data")
+    x = tr.x
+    if tuple(teacher.input_size) != tuple(x.shape[1:3]):
+        raise FeraError(f"the teacher takes {teacher.input_size} faces, the data are {tuple(tr.x.shape[1:3])}")
+    t0 = time.perf_counter()
+    p = teacher.predict_uint8(x, flip=True, calibrated=False)[:, [names.index(c) for c in ds.class_names]]
+    p = p / p.sum(axis=1, keepdims=True)
+    own = tr.soft if tr.soft is not None else np.eye(ds.num_classes, dtype=np.float32)[tr.y]
+    w = cfg.train.teacher_weight
+    log(f"distillation: {described} on {len(x)} training faces in {time.perf_counter() - t0:.0f}s; targets "
+        f"{1 - w:g} x {ds.labels} + {w:g} x teacher (agreement with the targets' top class "
+        f"{float((p.argmax(1) == own.argmax(1)).mean()):.1%})")
+    return ((1 - w) * own + w * p).astype(np.float32)
+
+
 def multi_target_loss(y_true, y_pred):
     """FER+'s multi-target loss: -log(max over classes of target * predicted probability)."""
     ops = keras.ops
@@ -213,8 +240,9 @@ def train(cfg: RunConfig, log=print) -> dict:
             f"at epoch {state['best_epoch']})")
 
     tr, va = ds.splits["train"], ds.splits["val"]
+    targets = distilled(tr, ds, cfg, log) if cfg.train.teacher else tr.soft
     batches = Batches(tr.x, tr.y, ds.num_classes, cfg.data.batch_size, seed=cfg.data.seed, shuffle=True,
-                      augment_cfg=cfg.augment, class_weight=used, targets=tr.soft, labels=ds.labels, meta=meta)
+                      augment_cfg=cfg.augment, class_weight=used, targets=targets, labels=ds.labels, meta=meta)
     val_batches = Batches(va.x, va.y, ds.num_classes, cfg.data.batch_size, meta=meta)
     t = cfg.train
     early = keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=t.early_stopping_patience)
