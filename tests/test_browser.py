@@ -299,9 +299,14 @@ def test_camera_error_is_an_alert(pw, server):
 @contextmanager
 def static_host(folder: Path):
     """Python's http.server on loopback serving ``folder``: what any static host does."""
-    handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(folder))  # noqa: E731
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.RequestHandlerClass.log_message = lambda *a: None
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **k):
+            super().__init__(*a, directory=str(folder), **k)
+
+        def log_message(self, *a):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     serving = threading.Thread(target=httpd.serve_forever, daemon=True)
     serving.start()
     try:

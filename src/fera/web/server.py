@@ -174,9 +174,14 @@ def create_app(cfg: ServeConfig | None = None):
 
     @app.get("/api/features", include_in_schema=False)
     async def features():
+        """What this server adds to the page (a static host has none of it): Grad-CAM needs Keras."""
         import importlib.util
 
-        return {"explain": importlib.util.find_spec("keras") is not None, "docs": True, "analyze": True}
+        try:
+            explain = importlib.util.find_spec("keras") is not None
+        except (ImportError, ValueError):
+            explain = False
+        return {"explain": explain, "docs": True, "analyze": True}
 
     @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
     async def docs():

@@ -9,7 +9,6 @@ their sizes, the version). Every URL in it is relative, so any static host serve
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import json
@@ -103,11 +102,7 @@ def media_type(path: str) -> str:
 
 def make_site(config: SiteConfig | None = None) -> Site:
     """The files of the site for ``config`` (nothing is written; ``Site.build`` writes them)."""
-    return _make_site(config or SiteConfig())
-
-
-@functools.lru_cache(maxsize=4)
-def _make_site(config: SiteConfig) -> Site:
+    config = config or SiteConfig()
     from fera import shipped
     from fera.inference import OnnxModel
     from fera.runtime.detect import DETECTOR_DIR, MODELS

@@ -12,6 +12,7 @@ import { $, event, logLine, megabytes, record, setPressed, showAlert } from "./u
 const state = { site: null, models: null, assistant: null, stream: null, running: false, paused: false, t0: 0,
                 photoRequest: 0, lastFile: null, server: {} };
 const canvas = document.createElement("canvas");
+const fpsCap = Number(new URLSearchParams(location.search).get("fps")) || MAX_FPS;  // ?fps=1000: as fast as it goes
 window.fera = record;
 let output = null;
 
@@ -111,7 +112,7 @@ async function loop() {
       $("live-state").textContent = `Camera on: ${n} face${n === 1 ? "" : "s"} in view; ${Math.round(ms)} ms a frame.`;
     }
   }
-  setTimeout(loop, Math.max(0, 1000 / MAX_FPS - (performance.now() - began)));
+  setTimeout(loop, Math.max(0, 1000 / fpsCap - (performance.now() - began)));
 }
 
 // ---- photo ----------------------------------------------------------------------------------------------------
