@@ -134,8 +134,48 @@ def scenes():
     yield ("mirror_sounds_only", "a selfie camera (mirror) at verbosity 0: sounds only, then terse words on demand",
            lambda t: paste(GREY, "astronaut.png", 180, 170, 240), lambda t, b: ("happy", 0.9), 3,
            {"mirror": True, "verbosity": {0.0: 0}, "describe": [2.5]})
+    yield ("turned_head", "scripted detections: a large face facing the camera, then turned to the viewer's right; "
+           "the words at verbosity 2 and 3", lambda t: GREY, lambda t, b: ("neutral", 0.9), 6.5,
+           {"faces": turned_head, "describe": [2.0, 4.0, 5.0], "verbosity": {4.5: 3}})
+    yield ("swap_places", "scripted boxes without keypoints: two people cross, one hidden behind the other",
+           lambda t: GREY, lambda t, b: ("happy", 0.9) if b.h > 125 else ("neutral", 0.9), 9,
+           {"faces": swapping, "describe": [8.5]})
     yield ("fast_model", "the shipped fast model on the moving astronaut, verbosity 3", astro, None, 3,
            {"verbosity": {0.0: 3}, "describe": [2.8]})
+
+
+def turned_head(t):
+    """One large face (200 px in 640 x 480): keypoints of a frontal face until 3 s, then of a head turned to the
+    viewer's right (the nose 70 px off the ears' midpoint, a yaw ratio of 0.78)."""
+    from fera.runtime.types import Face
+
+    nose = 320 + (70 if t >= 3.0 else 0)
+    kps = ((280, 200), (360, 200), (nose, 250), (320, 300), (230, 215), (410, 215))
+    return [Face(220, 140, 200, 200, score=0.9, keypoints=kps)]
+
+
+def swapping(t):
+    """test_replay's two people who swap places: A (larger, happy) walks right, B (neutral) left, B hidden behind A."""
+    from fera.runtime.types import Box, Face
+
+    k = min(max((t - 3.0) / 2.0, 0.0), 1.0)
+    a, b = (Box(120 + 400 * k - 75, 165, 150, 150), Box(520 - 400 * k - 50, 190, 100, 100))
+    faces = [Face(a.x, a.y, a.w, a.h, score=0.9)]
+    if a.iou(b) == 0 and not (a.x < b.cx < a.right):
+        faces.append(Face(b.x, b.y, b.w, b.h, score=0.9))
+    return faces
+
+
+class ScriptedDetector:
+    """Detections written by hand (``faces(t)``), for what no sample photo shows: a turned head, boxes only."""
+
+    input_size, nms_iou = 192, 0.3
+
+    def __init__(self, faces):
+        self.faces, self.t = faces, 0.0
+
+    def detect(self, image):
+        return self.faces(self.t) if image.shape[:2] == (480, 640) else []
 
 
 def photos():
@@ -160,7 +200,7 @@ def face_json(f) -> dict:
 
 
 class RecordingDetector:
-    """The real detector, writing down each call: the size of the image and the faces found (rounded)."""
+    """A detector (the real one, or scripted), writing down each call: the size of the image and the faces found."""
 
     def __init__(self, detector):
         self.detector, self.input_size, self.nms_iou, self.calls = detector, detector.input_size, detector.nms_iou, []
@@ -195,12 +235,16 @@ def record_stream(detector, name, description, frames, script, seconds, opts, fa
     from fera.runtime.pipeline import Assistant
     from fera.runtime.types import FrameInfo
 
-    det, clf = RecordingDetector(detector), RecordingClassifier(script, fast if script is None else None)
+    scripted = ScriptedDetector(opts["faces"]) if "faces" in opts else None
+    det = RecordingDetector(scripted or detector)
+    clf = RecordingClassifier(script, fast if script is None else None)
     a = Assistant(det, clf, AnnounceConfig(mirror=opts.get("mirror", False)))
     out = []
     for i in range(int(round(seconds * FPS))):
         t = i / FPS
         det.calls, clf.calls, clf.t = [], [], t
+        if scripted is not None:
+            scripted.t = t
         image = frames(t)
         frame = {"t": t, "width": image.shape[1], "height": image.shape[0],
                  "brightness": _r(FrameInfo.from_image(image).brightness, 4)}
@@ -214,8 +258,8 @@ def record_stream(detector, name, description, frames, script, seconds, opts, fa
             frame["describe"] = True
         out.append(frame)
     trace = {"name": name, "description": description, "kind": "stream", "class_names": clf.class_names,
-             "model": clf.model, "config": {"mirror": opts.get("mirror", False)}, "finish": opts.get("finish", False),
-             "frames": out}
+             "model": clf.model, "detector": "scripted" if scripted else "BlazeFace full",
+             "config": {"mirror": opts.get("mirror", False)}, "finish": opts.get("finish", False), "frames": out}
     return trace
 
 

@@ -207,6 +207,40 @@ def test_the_page_detects_and_classifies_as_python_does(browser, server):
             assert np.abs(np.array(got["probs"]) - clf(rgb, boxes)).max() < 1e-4
 
 
+def test_the_webgpu_runtime_gives_the_same_faces(pw, server):
+    """WebGPU where the browser has it: Chromium's software WebGPU (SwiftShader) stands in for a phone's GPU; the
+    page picks the WebGPU build of onnxruntime-web, and its faces and probabilities are Python's (slowly: the
+    software GPU takes seconds a run)."""
+    from fera.runtime.classify import Classifier, ClassifyConfig
+    from fera.runtime.detect import BlazeFaceDetector
+
+    rgb = np.asarray(Image.open(SAMPLES / "astronaut.png").convert("RGB"))
+    h, w = rgb.shape[:2]
+    rgba = np.concatenate([rgb, np.full((h, w, 1), 255, np.uint8)], 2)
+    b = launch(pw, "--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-vulkan=swiftshader",
+               "--use-webgpu-adapter=swiftshader", "--use-angle=swiftshader")
+    try:
+        with opened(b, server) as page:
+            if not page.evaluate("async () => Boolean(navigator.gpu && await navigator.gpu.requestAdapter())"):
+                pytest.skip("this Chromium has no WebGPU adapter, not even SwiftShader's")
+            got = page.evaluate("""async ([b64, w, h]) => {
+                const { loadModels } = await import('./static/js/runtime.mjs');
+                const m = await loadModels(await (await fetch('site.json')).json());
+                const frame = { width: w, height: h, data: Uint8ClampedArray.from(atob(b64), (c) => c.charCodeAt(0)), channels: 4 };
+                const faces = await m.detector.detect(frame);
+                const probs = await m.classifier.classify(frame, faces.map((f) => f.box));
+                return { backend: m.backend, faces, probs: probs.map((p) => Array.from(p)) };
+            }""", [base64.b64encode(rgba.tobytes()).decode(), w, h])
+    finally:
+        b.close()
+    assert got["backend"] == "webgpu"
+    want = BlazeFaceDetector("full").detect(rgb)
+    assert len(got["faces"]) == len(want) == 1
+    assert np.allclose([got["faces"][0]["box"][k] for k in "xywh"], [want[0].x, want[0].y, want[0].w, want[0].h], atol=0.1)
+    probs = Classifier(ClassifyConfig(model="fast"))(rgb, [want[0].box])
+    assert np.abs(np.array(got["probs"]) - probs).max() < 1e-3
+
+
 # ---- the camera -----------------------------------------------------------------------------------------------
 
 def test_live_camera_announces_plays_earcons_and_vibrates(pw, server, tmp_path):

@@ -23,7 +23,6 @@ import io
 import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -33,7 +32,6 @@ from fera.runtime.wording import status_text
 from fera.web.guard import LOOPBACK
 from fera.web.upload import Refused, read_form
 
-STATIC = Path(__file__).resolve().parent / "static"
 # the page's own policy (its <meta> holds the same, for static hosts) and frame-ancestors, which only a header sets;
 # 'wasm-unsafe-eval' lets the page compile WebAssembly (onnxruntime-web), never evaluate JavaScript
 CSP = ("default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; "

@@ -3,9 +3,10 @@
 The site holds the page (``static/``: HTML, CSS and the JavaScript runtime, plain ES modules), onnxruntime-web
 (WebAssembly with SIMD; WebGPU where the browser has it) copied from the npm package, the face detector and one
 expression classifier (fera's own shipped ``.onnx``; the int8 file when the model ships one), the runtime's earcons
-pre-rendered (``sounds/``) as the WAV bytes ``fera.runtime.earcons`` makes (every sound at the left, ahead and at the right), a
-web app manifest with icons, a service worker that keeps all of it on the device, and ``site.json`` (which files,
-their sizes, the version). Every URL in it is relative, so any static host serves it, at its root or below.
+pre-rendered (``sounds/``) as the WAV bytes ``fera.runtime.earcons`` makes (every sound at the left, ahead and
+at the right), a web app manifest with icons, a service worker that keeps all of it on the device, and
+``site.json`` (which files, their sizes, the version). Every URL in it is relative, so any static host serves
+it, at its root or below.
 """
 from __future__ import annotations
 
@@ -26,9 +27,10 @@ ORT_FILES = {"wasm": ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-was
              "webgpu": ("ort.webgpu.min.mjs", "ort-wasm-simd-threaded.jsep.mjs", "ort-wasm-simd-threaded.jsep.wasm")}
 POSITIONS = ("left", "ahead", "right")
 RESIZES = ("bilinear", "area")  # what the page's image.mjs computes as fera.images does
-TYPES = {".html": "text/html; charset=utf-8", ".mjs": "text/javascript; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-         ".css": "text/css; charset=utf-8", ".json": "application/json", ".webmanifest": "application/manifest+json",
-         ".wasm": "application/wasm", ".onnx": "application/octet-stream", ".wav": "audio/wav", ".svg": "image/svg+xml",
+TYPES = {".html": "text/html; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
+         ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".json": "application/json",
+         ".webmanifest": "application/manifest+json", ".wasm": "application/wasm", ".onnx": "application/octet-stream",
+         ".wav": "audio/wav", ".svg": "image/svg+xml",
          ".png": "image/png", ".txt": "text/plain; charset=utf-8", "": "text/plain; charset=utf-8"}
 
 
@@ -138,13 +140,16 @@ def make_site(config: SiteConfig | None = None) -> Site:
         raise FeraError("the page's runtime, onnxruntime-web, is not installed: run `npm ci` in fera's source "
                         "folder (package.json pins it), or give its dist/ folder with --ort DIR")
     if ort is not None:
-        kinds = ("wasm", "webgpu") if config.webgpu and all((ort / n).is_file() for n in ORT_FILES["webgpu"]) else ("wasm",)
+        gpu = config.webgpu and all((ort / n).is_file() for n in ORT_FILES["webgpu"])
+        kinds = ("wasm", "webgpu") if gpu else ("wasm",)
         for kind in kinds:
             for n in ORT_FILES[kind]:
                 f[f"vendor/ort/{n}"] = ort / n
         lic = ort.parent / "LICENSE"
-        f["vendor/ort/LICENSE.txt"] = lic if lic.is_file() else b"onnxruntime-web: MIT License, (c) Microsoft Corporation\n"
-        version = json.loads((ort.parent / "package.json").read_text()).get("version") if (ort.parent / "package.json").is_file() else None
+        notice = b"onnxruntime-web: MIT License, Copyright (c) Microsoft Corporation\n"  # its npm package has no file
+        f["vendor/ort/LICENSE.txt"] = lic if lic.is_file() else notice
+        package = ort.parent / "package.json"
+        version = json.loads(package.read_text()).get("version") if package.is_file() else None
         runtime = {"dir": "vendor/ort/", "wasm": f"vendor/ort/{ORT_FILES['wasm'][0]}", "version": version,
                    "webgpu": f"vendor/ort/{ORT_FILES['webgpu'][0]}" if "webgpu" in kinds else None}
     # the earcons: the runtime's own bytes, keyed by the model's class names and the status sounds
@@ -157,10 +162,11 @@ def make_site(config: SiteConfig | None = None) -> Site:
     lazy = {f"vendor/ort/{n}" for n in ORT_FILES["webgpu"]}  # fetched (and then kept) only where WebGPU is used
     sizes = {p: site.size(p) for p in f}
     version = _version(site)
-    precache = ["./"] + sorted(p for p in f if p not in lazy and p != "index.html") + ["site.json"]  # sw.js: not yet in f
+    precache = ["./"] + sorted(p for p in f if p not in lazy and p != "index.html") + ["site.json"]  # not sw.js
     load = sum(s for p, s in sizes.items() if p not in lazy)
-    info = {"version": version, "classifier": {"name": name, "file": f"models/{src.name}", "int8": int8,
-                                               "class_names": meta["class_names"], "bytes": sizes[f"models/{src.name}"]},
+    clf = {"name": name, "file": f"models/{src.name}", "int8": int8, "class_names": meta["class_names"],
+           "bytes": sizes[f"models/{src.name}"]}
+    info = {"version": version, "classifier": clf,
             "detector": {"model": config.detector, "file": f"models/{spec.filename}", "input_size": spec.input_size},
             "runtime": runtime, "earcons": {"names": list(names), "positions": list(POSITIONS)},
             "model_bytes": sizes[f"models/{src.name}"] + sizes[f"models/{spec.filename}"],
@@ -211,8 +217,9 @@ def describe_size(site: Site) -> str:
     """The load size in words: total, models, runtime, earcons; and what WebGPU adds."""
     i, mb = site.info, (lambda b: f"{b / 1e6:.1f} MB")  # noqa: E731
     rest = i["load_bytes"] - i["model_bytes"] - i["runtime_bytes"] - i["earcon_bytes"]
+    clf = i["classifier"]
     text = (f"{mb(i['load_bytes'])} on the first load: models {mb(i['model_bytes'])} (classifier "
-            f"{i['classifier']['file'].rsplit('/', 1)[1]} {mb(i['classifier']['bytes'])}), runtime {mb(i['runtime_bytes'])}, "
+            f"{clf['file'].rsplit('/', 1)[1]} {mb(clf['bytes'])}), runtime {mb(i['runtime_bytes'])}, "
             f"earcons {mb(i['earcon_bytes'])}, page {mb(rest)}")
     if i["webgpu_bytes"]:
         text += f"; browsers with WebGPU fetch {mb(i['webgpu_bytes'])} more instead of the WebAssembly runtime's files"

@@ -2,10 +2,8 @@
 // Only confirmed people; each new person once their expression held 0.7 s; then the main person's changes once
 // they held 0.7 s; at least 2 s between unprompted announcements (deferred, never dropped); the same expression
 // not twice for one person within 6 s; status once per change; "describe now" on demand.
-import { facing } from "./geometry.mjs";
-import { area, centreDistance, cx, cy, right } from "./geometry.mjs";
+import { area, centreDistance, cx, cy, facing, pyRound, right } from "./geometry.mjs";
 import * as W from "./wording.mjs";
-import { pyRound } from "./geometry.mjs";
 
 export const ANNOUNCE = {
   verbosity: 2, holdS: 0.7, globalIntervalS: 2.0, personIntervalS: 6.0, appearsMin: 0.6, maybeMin: 0.4,

@@ -1,8 +1,8 @@
 // Face detection: MediaPipe BlazeFace as fera.runtime.detect runs it (letterbox to the model's square input in
 // [-1, 1], SSD anchors, box and keypoint decoding, sigmoid scores, weighted non-maximum suppression, the letterbox
 // undone). The network itself is `run(tensor) -> {regressors, logits}` (onnxruntime-web in the page).
-import { pillowResize, frameOf } from "./image.mjs";
-import { iou, pyRound } from "./geometry.mjs";
+import { pillowResize } from "./image.mjs";
+import { pyRound } from "./geometry.mjs";
 
 export const MODELS = {
   short: { inputSize: 128, strides: [8, 16, 16, 16], interpolated: 1.0, anchors: 896 },
@@ -47,8 +47,6 @@ export function letterbox(f, size) {
   }
   return { tensor: t, sx: nw / f.width, sy: nh / f.height, px, py };
 }
-
-const xyxyBox = (b) => ({ x: b[0], y: b[1], w: b[2] - b[0], h: b[3] - b[1] });
 
 function* clusters(boxes, scores, threshold) {
   let order = scores.map((s, i) => [s, i]).sort((a, b) => (b[0] - a[0]) || (a[1] - b[1])).map((p) => p[1]);
@@ -128,5 +126,3 @@ export class BlazeFace {
     return found;
   }
 }
-
-export { xyxyBox, frameOf };
