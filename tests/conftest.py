@@ -1,8 +1,8 @@
 """Shared fixtures: tiny datasets made on the fly; nothing here needs ../shared or a GPU."""
 import contextlib
+import faulthandler
 import os
 import socket
-import faulthandler
 import sys
 import threading
 from pathlib import Path

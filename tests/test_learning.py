@@ -16,12 +16,12 @@ pytestmark = [pytest.mark.train, pytest.mark.backends]
 
 
 # The run is seeded (--seed: split, shuffling, augmentation, initial weights), but its numbers still move with the
-# backend, the thread count and the library versions, so the bar sits halfway between the two behaviours, with room
-# on both sides. The best training accuracy of the four epochs, at seeds 42 (this test's), 0, 1, 2 and 3 (1 thread
-# per worker, as `make test` runs it): torch 0.533, 0.538, 0.550, 0.543, 0.543; TensorFlow 0.543 at 42 (TF_SEEDS
-# below: the others). A collapsed network stays at the prior: 0.28, 0.25, 0.245, 0.285 (the docstring's run).
+# backend, the thread count and the library versions, so the bar sits between the two behaviours with room on both
+# sides. Best training accuracy of the four epochs at seeds 42 (this test's), 0, 1, 2, 3, one thread as under
+# `make test`: torch 0.533 0.538 0.550 0.543 0.543; TensorFlow 0.543 0.520 0.535 0.600 0.562. A collapsed network
+# stays at the prior: 0.28, 0.25, 0.245, 0.285 (the docstring's run).
 SEED = 42
-BAR = 0.40  # >= 0.13 below the lowest learning run measured, 0.115 above the collapsed one
+BAR = 0.40  # 0.12 below the lowest learning run measured (0.520), 0.115 above the collapsed one (0.285)
 
 
 def test_design_defaults_beat_the_prior_within_four_epochs(tmp_path):
@@ -33,5 +33,5 @@ def test_design_defaults_beat_the_prior_within_four_epochs(tmp_path):
                  "--block_dropout", "0.25", "--seed", str(SEED), "--verbose", "0"]) == 0
     rows = list(csv.DictReader(open(out / "history.csv")))
     train_acc = [float(r["accuracy"]) for r in rows]
-    # the prior is 0.25; a collapsed network stays below 0.3, a learning one passes 0.48 by epoch 4
+    # the prior is 0.25; a collapsed network stays below 0.3, a learning one passes 0.5 by epoch 4
     assert max(train_acc) >= BAR, f"training accuracy per epoch {train_acc} (seed {SEED}): stuck at the prior"
