@@ -265,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     from fera.analyze import command as analyze
     from fera.training import explain, report
     from fera.runtime import app
-    from fera.web import server
+    from fera.web import server, site
 
     parser = Parser(prog="fera", description=__doc__, formatter_class=Formatter, epilog=examples_text([
         ("fera assist --source 0", "describe the faces in front of camera 0"),
@@ -288,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_command(sub, "serve", server.cmd_serve, server.add_arguments, examples=[
         ("fera serve", "then open http://127.0.0.1:8000/ on this computer"),
         ("fera serve --port 8080 --model fast", "another port; the fast model for photos too")])
+    add_command(sub, "web", site.cmd_web, site.add_arguments, examples=[
+        ("fera web build site/", "the page as a static site: any static host serves it"),
+        ("fera web build site/ --model vgg13 --no_webgpu", "another model; WebAssembly only")])
     add_command(sub, "explain", explain.cmd_explain, explain.add_arguments, examples=[
         "fera explain --model fast --image src/fera/assets/samples/astronaut.png --out astronaut_gradcam.png",
         ("fera explain --model fast --image face.png --whole --class happy", "why (not) happy, for a face crop")])
