@@ -229,9 +229,15 @@ def describe_size(site: Site) -> str:
 # ---- fera web build -------------------------------------------------------------------------------------------
 
 def add_arguments(p) -> None:
+    from fera.argtypes import add_command
+
     sub = p.add_subparsers(dest="web_command", metavar="ACTION", required=True)
-    b = sub.add_parser("build", help="write the page as a static site (any static host serves it)",
-                       description="Write fera's page, its runtime and its models as a static site into DIR.")
+    add_command(sub, "build", cmd_build, _build_arguments, examples=[
+        ("fera web build site/", "the page, its runtime and the shipped models; serve site/ from any static host"),
+        ("fera web build site/ --model vgg13 --no_webgpu", "another model; WebAssembly only")])
+
+
+def _build_arguments(b) -> None:
     b.add_argument("dir", metavar="DIR", help="the folder to write (new or empty; --overwrite replaces it)")
     b.add_argument("--model", default="fast", help="shipped model name or .onnx file for the page (default fast)")
     b.add_argument("--no_int8", action="store_true", help="the fp32 file even when the model ships an int8 one")
@@ -243,6 +249,14 @@ def add_arguments(p) -> None:
 
 def cmd_web(args) -> int:
     """Build the page as a static site: `fera web build DIR`."""
+    return cmd_build(args)  # the one action (argparse gives ``build``'s own func when it is named)
+
+
+def cmd_build(args) -> int:
+    """Write the page as a static site into DIR (any static host serves it).
+
+    Writes fera's page, its runtime (onnxruntime-web) and its models as a static site into DIR: the assistant
+    runs in the browser, offline after the first load, and no frame leaves the device."""
     site = make_site(SiteConfig(model=args.model, int8=False if args.no_int8 else None, detector=args.detector,
                                 webgpu=not args.no_webgpu, ort_dir=args.ort))
     out = site.build(args.dir, overwrite=args.overwrite)
