@@ -112,6 +112,9 @@ def main(argv=None) -> int:
     print(f"{args.runs} run(s) of make test on a fresh clone of {REPO} at {head}"
           + (f", with {args.load_procs} busy processes" if args.load else ", no extra load") + f"; logs in {logs}",
           flush=True)
+    # as from a terminal: started as a background job (`... &` in a script), this process and everything it starts
+    # would have SIGINT ignored, and the suite's Ctrl-C tests would test nothing
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     load = start_load(args.load_procs) if args.load else []
     results = []
     try:

@@ -97,6 +97,7 @@ def test_non_empty_out_dir_is_never_overwritten_silently(run_dir, demo_root, cap
 # runs in between (a finalizer would swallow the KeyboardInterrupt; fera.errors.CtrlC still has it: check()).
 CHILD = """
 import gc, os, select, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C live, as in a terminal (see ctrl_c_live)
 import fera.training.train as train
 from fera.errors import CtrlC
 fd, wait_s = int(sys.argv[1]), float(sys.argv[2])
@@ -188,6 +189,16 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(demo_root, tmp_path):
 # way (tracing the model on torch's meta device as fit starts, setting up the weights store while it writes or
 # reads a .keras file), and a Ctrl-C there used to be lost: the run trained on and exited 0. fera.errors.CtrlC
 # remembers it; these put a swallowed Ctrl-C at three stages of an in-process run (the real handler, raise_signal).
+@pytest.fixture
+def ctrl_c_live():
+    """SIGINT raises KeyboardInterrupt during the test, as in a terminal, even in a suite started with SIGINT
+    ignored (a background job of a shell without job control: `make test &` in a script; the ignoring is inherited
+    by every process, and fera rightly leaves an ignored SIGINT ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _swallowed_ctrl_c():
     try:
         signal.raise_signal(signal.SIGINT)  # the user's Ctrl-C: fera's handler raises KeyboardInterrupt ...
@@ -196,7 +207,8 @@ def _swallowed_ctrl_c():
 
 
 @pytest.mark.parametrize("stage", ["fit starts", "epoch 2", "reading the best checkpoint"])
-def test_a_ctrl_c_that_keras_swallows_still_stops_the_run(demo_root, tmp_path, monkeypatch, capsys, stage):
+def test_a_ctrl_c_that_keras_swallows_still_stops_the_run(demo_root, tmp_path, monkeypatch, capsys, stage,
+                                                          ctrl_c_live):
     import fera.training.train as train
 
     fired = []
@@ -242,7 +254,7 @@ def test_a_ctrl_c_that_keras_swallows_still_stops_the_run(demo_root, tmp_path, m
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back after the command
 
 
-def test_ctrl_c_guard_leaves_other_handlers_and_threads_alone():
+def test_ctrl_c_guard_leaves_other_handlers_and_threads_alone(ctrl_c_live):
     from fera.errors import CtrlC
 
     guard = CtrlC.install()
