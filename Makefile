@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q "$(TORCH)" -e ".[train,test]"
+	$(BIN)/pip install -q "$(TORCH)" -e ".[train,test,analyze,cluster]"
 	touch $@
 
 # TensorFlow, so the training tests also run under the design's backend.
@@ -40,28 +40,33 @@ demo-train: install
 	$(BIN)/fera evaluate --model $(DEMO)/run --data_root $(DEMO)/data --out_dir $(DEMO)/eval
 	@echo "artifacts: $(DEMO)/run (training) and $(DEMO)/eval (evaluation)"
 
-# axe-core (npm), injected into the web page by the browser tests; Chromium comes from Debian (.ci/run).
+# axe-core and onnxruntime-web (npm): the browser tests inject the first, the page runs on the second; Chromium
+# comes from Debian (.ci/run).
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-# All tests under the default (torch) backend, then again under TensorFlow the ones whose code differs per
+# The page's JavaScript runtime against the Python runtime's traces (node's test runner), then all tests under the
+# default (torch) backend, then again under TensorFlow the ones whose code differs per
 # backend (marker `backends`: training loop, precision, checkpoints and resume, saving and loading,
 # Grad-CAM, determinism, learning); option plumbing and reports are the same Python on every backend.
 # Two pytest-xdist workers with one thread each (tests/conftest.py) keep both cores busy.
-# Both passes always run and each reports on its own, so a failure in the first never hides the second's result;
-# make test fails when either failed (scripts/stress_suite.py runs this target again and again, under load).
+# Every pass always runs and reports on its own, so a failure in one never hides another's result;
+# make test fails when any failed (scripts/stress_suite.py runs this target again and again, under load).
 WORKERS ?= 2
+TEST_JS    = node --test tests/js
 TEST_TORCH = $(BIN)/python -m pytest -q -n $(WORKERS)
 TEST_TF    = KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q -n $(WORKERS) -m backends
 test: $(VENV)/.installed-tf node_modules/.installed
-	@torch=passed; tf=passed; \
-	echo "== make test, pass 1 of 2 (every test, torch): $(TEST_TORCH)"; \
+	@js=passed; torch=passed; tf=passed; \
+	echo "== make test, pass 1 of 3 (the page's runtime against the Python traces): $(TEST_JS)"; \
+	$(TEST_JS) || js=FAILED; \
+	echo "== make test, pass 2 of 3 (every test, torch): $(TEST_TORCH)"; \
 	$(TEST_TORCH) || torch=FAILED; \
-	echo "== make test, pass 2 of 2 (backend-specific tests, TensorFlow): $(TEST_TF)"; \
+	echo "== make test, pass 3 of 3 (backend-specific tests, TensorFlow): $(TEST_TF)"; \
 	$(TEST_TF) || tf=FAILED; \
-	echo "== make test: torch pass $$torch, TensorFlow pass $$tf"; \
-	test $$torch = passed && test $$tf = passed
+	echo "== make test: page runtime $$js, torch pass $$torch, TensorFlow pass $$tf"; \
+	test $$js = passed && test $$torch = passed && test $$tf = passed
 
 test-fast: install
 	$(BIN)/python -m pytest -q -n $(WORKERS) -m "not train"
