@@ -31,6 +31,14 @@ def _steps(text: str) -> tuple[tuple[int, float], ...]:
                                          f"e.g. 20:0.5,40:0.1 (got {text!r})") from None
 
 
+def coordinator_address(text: str) -> str:
+    """HOST:PORT of process 0's coordinator (--coordinator, $FERA_COORDINATOR)."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, e.g. 10.0.0.1:1234 (got {text!r})")
+    return text
+
+
 def data_options(p) -> None:
     """Options of the commands that load a dataset to train on (`fera data`, `fera train`), defined once."""
     g = p.add_argument_group("data")
@@ -108,3 +116,16 @@ def train_arguments(p) -> None:
     add_option(g, "--verbose", (T, "verbose"), type=int, choices=(0, 1, 2),
                help="Keras output: 0 none, 1 progress bar, 2 a line per epoch (default {default}; "
                "2 when the output is not a terminal)")
+    g = p.add_argument_group("several devices and hosts (KERAS_BACKEND=jax; pip install -e '.[distribute]')")
+    g.add_argument("--distribute", action="store_true", default=None,
+                   help="train data-parallel over every device JAX sees, --batch_size images per step over all of "
+                   "them (default: one device)")
+    add_option(g, "--coordinator", (T, "coordinator"), type=coordinator_address, metavar="HOST:PORT",
+               help="with --distribute over several processes: process 0's address (default: $FERA_COORDINATOR, "
+               "else JAX's own detection)")
+    add_option(g, "--num_processes", (T, "num_processes"), type=COUNT, metavar="N",
+               help="with --distribute: how many processes train together (default: $FERA_NUM_PROCESSES, "
+               "else JAX's own detection, else 1)")
+    add_option(g, "--process_id", (T, "process_id"), type=NON_NEGATIVE, metavar="I",
+               help="with --distribute: this process's id, 0 to N - 1; process 0 writes --out_dir "
+               "(default: $FERA_PROCESS_ID, else JAX's own detection)")

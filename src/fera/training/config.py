@@ -91,6 +91,15 @@ class TrainConfig:
     # "float32", or "mixed_bfloat16": bf16 compute with float32 weights, about 1.5x faster on CPUs with
     # bf16 instructions (AVX512-BF16/AMX) and on GPUs; saved models are always float32.
     precision: str = "float32"
+    # data-parallel over every device JAX sees (KERAS_BACKEND=jax; fera.training.distribute): batch_size stays
+    # the global batch, split over the devices
+    distribute: bool = False
+    # with distribute, several processes or hosts: process 0's HOST:PORT, the number of processes and this one's
+    # id (0 writes out_dir); None = $FERA_COORDINATOR / $FERA_NUM_PROCESSES / $FERA_PROCESS_ID, else JAX's own
+    # detection ($JAX_COORDINATOR_ADDRESS, Slurm, Open MPI, Cloud TPU), else one process
+    coordinator: str | None = None
+    num_processes: int | None = None
+    process_id: int | None = None  # config.json keeps it null: each launch gives its own
 
 
 @dataclass

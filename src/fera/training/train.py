@@ -18,6 +18,7 @@ import numpy as np
 from fera.training.augment import Batches
 from fera.training.config import CLASS_WEIGHTINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, RunConfig
 from fera.training.data import Dataset, class_weights, load_dataset, weighting, write_label_map
+from fera.training import distribute
 from fera.errors import CtrlC, FeraError, Interrupted
 from fera.training.evaluate import _skipped_summary, score, write_artifacts
 from fera.fileio import read_json, write_json, write_text
@@ -209,7 +210,8 @@ def train(cfg: RunConfig, log=print) -> dict:
         if value not in allowed:  # argparse checks the CLI; this checks configs given in code
             raise FeraError(f"--{option} must be one of {', '.join(allowed)} (got {value})")
     state = prepare_out_dir(cfg)
-    out = Path(cfg.train.out_dir)
+    dist = distribute.setup(cfg, log)  # --distribute: the devices (and processes) to train on, before JAX runs
+    out = dist.folder(cfg, state)  # --out_dir; with several processes, only process 0's
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.data.seed)
 
@@ -225,19 +227,20 @@ def train(cfg: RunConfig, log=print) -> dict:
     used = weighting(weights, cfg.train.class_weight)
     write_json(out / "class_weights.json", {"balanced": {name: weights[i] for i, name in enumerate(ds.class_names)},
                                             "used": cfg.train.class_weight})
-    write_json(out / "config.json", {**cfg.to_dict(), "backend": keras.backend.backend()})
+    write_json(out / "config.json", {**dist.settings(cfg), "backend": keras.backend.backend()})
     meta = make_meta(ds.class_names, cfg.data.img_size, cfg.model.name)
 
     decoupled = cfg.train.optimizer == "adamw"  # --l2 becomes weight decay, not a term of the loss
-    model = create_model(cfg.model.name, input_shape=(*cfg.data.img_size, 1), num_classes=ds.num_classes,
-                         precision=cfg.train.precision, l2=0.0 if decoupled else cfg.model.l2,
-                         dropout=cfg.model.dropout, block_dropout=cfg.model.block_dropout)
-    model.compile(optimizer=make_optimizer(cfg), loss=make_loss(cfg),
-                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
-    if state is not None:  # weights, Adam moments and the (possibly reduced) learning rate
-        load_training_state(model, out / "checkpoints")
-        log(f"resuming after epoch {state['epoch']} (best val_accuracy {state['best_val_accuracy']:.4f} "
-            f"at epoch {state['best_epoch']})")
+    with dist.scope():  # --distribute: every variable replicated on every device
+        model = create_model(cfg.model.name, input_shape=(*cfg.data.img_size, 1), num_classes=ds.num_classes,
+                             precision=cfg.train.precision, l2=0.0 if decoupled else cfg.model.l2,
+                             dropout=cfg.model.dropout, block_dropout=cfg.model.block_dropout)
+        model.compile(optimizer=make_optimizer(cfg), loss=make_loss(cfg),
+                      metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+        if state is not None:  # weights, Adam moments and the (possibly reduced) learning rate
+            load_training_state(model, out / "checkpoints")
+            log(f"resuming after epoch {state['epoch']} (best val_accuracy {state['best_val_accuracy']:.4f} "
+                f"at epoch {state['best_epoch']})")
 
     tr, va = ds.splits["train"], ds.splits["val"]
     targets = distilled(tr, ds, cfg, log) if cfg.train.teacher else tr.soft
@@ -250,6 +253,7 @@ def train(cfg: RunConfig, log=print) -> dict:
                                                   patience=t.reduce_lr_patience, min_lr=t.min_lr, verbose=1)
     run_state = _RunState(out, meta, batches, early, reduce_lr, state)
     run_state.state.setdefault("git_commit", _git_commit())  # the code this run started with
+    run_state.state["distribution"] = dist.record  # this session's devices and processes
     initial_epoch = state["epoch"] if state else 0
     if state and state.get("finished") and (state.get("stopped_early") or state["epoch"] >= t.epochs):
         log("this run had already finished; writing its artifacts again (pass a larger --epochs to train on)")
@@ -264,8 +268,9 @@ def train(cfg: RunConfig, log=print) -> dict:
                 ("on_train_begin", "on_epoch_begin", "on_train_batch_begin", "on_test_batch_begin", "on_epoch_end"),
                 lambda *a, **k: CtrlC.check()))
             callbacks = [schedule, early] + ([reduce_lr] if t.schedule == "plateau" else []) + [run_state, stop]
-            model.fit(batches, validation_data=val_batches, epochs=t.epochs, initial_epoch=initial_epoch,
-                      callbacks=callbacks, verbose=t.verbose)
+            with dist.scope():  # --distribute: each batch split over the devices (this process's rows of it)
+                model.fit(dist.data(batches), validation_data=dist.data(val_batches), epochs=t.epochs,
+                          initial_epoch=initial_epoch, callbacks=callbacks, verbose=t.verbose)
             CtrlC.check()
         except KeyboardInterrupt:
             if not run_state.state["epoch"]:  # the out_dir has the run's settings but no checkpoint yet
@@ -313,6 +318,7 @@ def finalize(out: Path, ds: Dataset, cfg: RunConfig, state: dict, session_second
                             "block_dropout": cfg.model.block_dropout, "seed": cfg.data.seed, "precision": cfg.train.precision,
                             "augment": vars(cfg.augment)},
         "backend": keras.backend.backend(),
+        "distribution": state.get("distribution", {"distributed": False, "devices": 1, "processes": 1}),
         "versions": _versions(),
         "git_commit": state.get("git_commit"),  # at the run's start (a resumed run keeps it)
         "git_commit_at_finish": _git_commit(),
