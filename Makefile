@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q "$(TORCH)" -e ".[train,test,analyze,cluster]"
+	$(BIN)/pip install -q "$(TORCH)" -e ".[train,test,analyze,cluster,distribute]"
 	touch $@
 
 # TensorFlow, so the training tests also run under the design's backend.

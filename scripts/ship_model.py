@@ -85,10 +85,14 @@ def evaluate(onnx: OnnxModel, q: OnnxModel | None, meta: dict, data_root: str, l
     plain, tta = score(probs, y, meta["class_names"]), score(flip, y, meta["class_names"])
     root = Path(data_root)
     keep = without_train_copies(str(root.parent if root.name == "val" else root), len(y))
-    slug = "".join(ch if ch.isalnum() else "_" for ch in label_set.lower()).strip("_")
+    slug = "".join(ch if ch.isalnum() else "_" for ch in label_set.lower().replace("+", "plus")).strip("_")
     plot_confusion(np.array(plain["confusion_matrix"]), meta["class_names"], DOCS / f"{name}_{slug}_confusion.png",
                    f"{name} on {label_set} {split} ({len(y)} images, accuracy {plain['accuracy']:.1%})")
-    return {"split": f"{split} of {ds.source}", "images": len(y), "accuracy": plain["accuracy"],
+    from fera.datasets.ferplus import is_ferplus_root, is_split_folder
+
+    where = ("FER2013Valid, majority labels" if is_ferplus_root(root) or is_split_folder(root)
+             else f"{Path(ds.source).name}/ (FER-2013 PublicTest)")
+    return {"split": where, "images": len(y), "accuracy": plain["accuracy"],
             "accuracy_flip_tta": tta["accuracy"], "macro_f1": plain["macro_f1"], "macro_f1_flip_tta": tta["macro_f1"],
             "nll_calibrated": plain["loss"], "ece": reliability(probs, y)["ece"], "ece_flip_tta": reliability(flip, y)["ece"],
             "per_class": plain["per_class"], "confusion_matrix": plain["confusion_matrix"],

@@ -103,6 +103,9 @@ def cmd_train(args) -> int:
             cfg.train.epochs = args.epochs
         if args.verbose is not None:
             cfg.train.verbose = args.verbose
+        for name in ("coordinator", "num_processes", "process_id"):  # where this launch's processes meet
+            if getattr(args, name) is not None:
+                setattr(cfg.train, name, getattr(args, name))
     else:
         if train_cfg.verbose == 1 and not sys.stdout.isatty() and args.verbose is None:
             train_cfg.verbose = 2  # no progress-bar redraws in logs and pipes

@@ -4,7 +4,7 @@
 # Python packages of the `train` and `tf` extras, and what to install for each.
 TRAINING_PACKAGES = {"keras": "fera[train]", "torch": "fera[train]", "h5py": "fera[train]",
                      "matplotlib": "fera[train]", "sklearn": "fera[train]", "onnx": "fera[train]",
-                     "onnxscript": "fera[train]", "tensorflow": "fera[tf]", "jax": "jax"}
+                     "onnxscript": "fera[train]", "tensorflow": "fera[tf]", "jax": "fera[distribute]"}
 
 
 class FeraError(Exception):
