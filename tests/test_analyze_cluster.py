@@ -5,8 +5,8 @@ the test has killed the worker that holds it; every wait is bounded, and the clu
 import logging
 import os
 import signal
+import socket
 import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -119,22 +119,11 @@ def test_a_local_cluster_of_workers_from_the_command_line(media, reference, tmp_
     same_rows(pcsv.read_csv(out).to_pylist(), [r for r in reference if r["source"] in media[-2:]])
 
 
-def wait_for(what: str, ready, timeout: float, alive=lambda: True):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = ready()
-        if value:
-            return value
-        assert alive(), f"gave up waiting for {what}: the analysis ended first"
-        time.sleep(0.1)
-    raise AssertionError(f"no {what} within {timeout:g} s")
-
-
 def test_a_killed_worker_loses_only_its_source_which_is_redone(media, reference, cluster, tmp_path):
-    hold = tmp_path / "hold"
-    hold.mkdir()
+    listener = socket.create_server(("127.0.0.1", 0))  # the held worker connects here and waits
+    listener.settimeout(300)
     clip = media[1]
-    settings = replace(FAST, hold=(clip, 7, str(hold)), hold_s=300.0)
+    settings = replace(FAST, hold=(clip, 7, f"127.0.0.1:{listener.getsockname()[1]}"), hold_s=300.0)
     report, outcome = Collect(), {}
     out = tmp_path / "t.parquet"
 
@@ -146,16 +135,24 @@ def test_a_killed_worker_loses_only_its_source_which_is_redone(media, reference,
 
     t = threading.Thread(target=work, daemon=True)
     t.start()
+    conn = None
     try:
-        held = hold / "held"
-        pid = int(wait_for(f"a worker holding frame 7 of {clip}", lambda: held.is_file() and held.read_text(),
-                           timeout=300, alive=t.is_alive))
+        try:
+            conn, _ = listener.accept()  # a worker reached frame 7 of the clip
+        except TimeoutError:
+            raise AssertionError(f"no worker held frame 7 of {clip} within 300 s "
+                                 f"(the analysis {'is still running' if t.is_alive() else 'ended first'})") from None
+        listener.close()  # the retry of the clip finds nobody listening and goes on
+        conn.settimeout(60)
+        pid = int(conn.makefile().readline())
         assert pid != os.getpid()
         os.kill(pid, signal.SIGKILL)
         t.join(timeout=300)
         assert not t.is_alive(), "the analysis did not finish within 300 s of the kill"
     finally:
-        (hold / "release").touch()  # a test that failed before the kill lets the held worker go on
+        if conn is not None:
+            conn.close()  # a test that failed before the kill lets the held worker go on
+        listener.close()
         t.join(timeout=60)
     assert "error" not in outcome, outcome.get("error")
     s = outcome["summary"]

@@ -195,6 +195,7 @@ def test_a_server_that_never_answers_does_not_hang(tmp_path, cache, capsys):
     t.start()
     t.join(60)  # a guard against a hang, not a speed test
     silent.close()
+    assert not t.is_alive(), "fera data get still waits on a server that never answers, 60 s on"
     assert result.get("rc") == 2
     err = _error(capsys)
     assert "127.0.0.1" in err and ("timed out" in err or "no answer" in err)
@@ -272,7 +273,7 @@ def test_kaggle_client_failures_become_one_line():
     assert err("Traceback ...\nValueError: odd\n").startswith('the Kaggle client failed: "ValueError: odd"')
 
 
-FAKE_CLIENT = '''import os, shutil, time
+FAKE_CLIENT = '''import os, shutil, threading
 class KaggleApi:
     def authenticate(self):
         pass
@@ -283,7 +284,7 @@ class KaggleApi:
             return
         with open(out, "wb") as f:
             f.write(b"x" * 1000)
-        time.sleep(3600)  # stalls
+        threading.Event().wait()  # stalls for ever
 '''
 
 

@@ -87,18 +87,31 @@ def test_commands_that_need_keras_say_so_in_one_line(blocked, env, words, tmp_pa
         one_line_error(fera(*args, blocked=blocked, env=env), words)
 
 
+def _line_from(stream, prefix: str, timeout: float) -> tuple[bool, str]:
+    """Read ``stream``'s pipe until a line starting with ``prefix`` (True) or EOF / ``timeout`` s (False); and what
+    was read. Raw reads of the file descriptor, so nothing waits in a buffer that select cannot see."""
+    import select
+
+    fd, text, deadline = stream.fileno(), b"", time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0 and select.select([fd], [], [], left)[0]:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        text += chunk
+        if any(line.startswith(prefix.encode()) for line in text.split(b"\n")[:-1]):
+            return True, text.decode(errors="replace")
+    return False, text.decode(errors="replace")
+
+
 def test_serve_answers_photos_without_training_packages():
     port = free_port()
     p = fera("serve", "--port", port, wait=False)
     try:
         url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(url + "/", timeout=2).read()
-                break
-            except OSError:
-                assert p.poll() is None, p.stderr.read()
-                time.sleep(0.1)
+        # fera prints "serving on" once its socket listens: read stderr up to that line (bounded), no polling
+        ready, seen = _line_from(p.stderr, "fera: serving on", timeout=120)
+        assert ready, f"fera serve never said it was serving (exit code {p.poll()}): {seen}"
+        urllib.request.urlopen(url + "/", timeout=60).read()
         boundary = "fera-test"
         body = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
                 "Content-Type: image/png\r\n\r\n").encode() + (SAMPLES / "astronaut.png").read_bytes() \

@@ -36,8 +36,9 @@ class Settings:
     # (about 2-3 cores a process, no idle thread spinning on a busy machine; --workers uses more cores); None: as
     # fera assist (2 threads for the detector, up to 4 for the classifier)
     threads: int | None = 1
-    # For tests only: (source path, frame index, folder). The first attempt at that source writes its process id
-    # to folder/held when it reaches that frame and waits (at most hold_s) for folder/release.
+    # For tests only: (source path, frame index, "127.0.0.1:PORT"). An attempt at that source that reaches that
+    # frame connects to the test's port, sends its process id and waits (at most hold_s) until the test closes the
+    # connection; when nobody listens (the test took one attempt already) it goes on.
     hold: tuple | None = None
     hold_s: float = 120.0
 
@@ -246,23 +247,23 @@ class Frames:
 
 
 def _hold(settings: Settings, path: str, index: int) -> None:
-    """The test hook of ``Settings.hold`` (does nothing otherwise)."""
+    """The test hook of ``Settings.hold`` (does nothing otherwise): events over a loopback socket, no polling."""
+    import socket
+
     if settings.hold is None or (settings.hold[0], settings.hold[1]) != (path, index):
         return
-    folder = Path(settings.hold[2])
-    tmp = folder / f"held.{os.getpid()}"
-    tmp.write_text(str(os.getpid()))
+    host, port = settings.hold[2].rsplit(":", 1)
     try:
-        os.link(tmp, folder / "held")  # only the first attempt holds: a retried source goes on
-    except FileExistsError:
+        conn = socket.create_connection((host, int(port)), timeout=10)
+    except OSError:  # nobody listens any more: this is a retry, which goes on
         return
-    finally:
-        tmp.unlink()
-    deadline = time.monotonic() + settings.hold_s
-    while not (folder / "release").exists():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"held at frame {index} of {path} for {settings.hold_s:g} s and never released")
-        time.sleep(0.05)
+    with conn:
+        conn.sendall(f"{os.getpid()}\n".encode())
+        conn.settimeout(settings.hold_s)
+        try:
+            conn.recv(1)  # b"" when the test closes its end
+        except TimeoutError:
+            raise RuntimeError(f"held at frame {index} of {path} for {settings.hold_s:g} s and never released") from None
 
 
 def settings_record(settings: Settings) -> dict:

@@ -358,16 +358,18 @@ def cmd_serve(args) -> int:
     import os
     import socket
 
-    try:  # a clear line now, rather than the server's own error after start-up
-        with socket.create_server((args.host, args.port)):
-            pass
+    app = create_app(ServeConfig(host=args.host, port=args.port, photo_model=args.model, allowed_hosts=hosts))
+    try:  # the socket is fera's: a clear line when it cannot be had, and "serving on" is true when printed
+        sock = socket.create_server((args.host, args.port), family=socket.AF_INET6 if ":" in args.host
+                                    else socket.AF_INET, backlog=128)
     except OSError as e:
         why = os.strerror(e.errno).lower() if e.errno else str(e)
         raise FeraError(f"cannot listen on {args.host}:{args.port}: {why} (choose another --port)") from None
-    app = create_app(ServeConfig(host=args.host, port=args.port, photo_model=args.model, allowed_hosts=hosts))
     from fera.web.guard import host_name
 
     page = f"http://{'127.0.0.1' if args.host in WILDCARDS else host_name(args.host)}:{args.port}/"
-    print(f"fera: serving on {page} (Ctrl-C stops)", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws_max_size=4 * 2**20)
+    with sock:  # connections made from now on wait in the backlog until the server takes them
+        print(f"fera: serving on {page} (Ctrl-C stops)", file=sys.stderr, flush=True)
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws_max_size=4 * 2**20))
+        server.run(sockets=[sock])
     return 0
