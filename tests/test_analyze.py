@@ -17,7 +17,7 @@ import pyarrow.csv as pcsv  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from fera.analyze import table  # noqa: E402
-from fera.analyze.command import analyze  # noqa: E402
+from fera.analyze.collection import analyze  # noqa: E402
 from fera.analyze.run import Settings  # noqa: E402
 from fera.cli import main  # noqa: E402
 
@@ -116,7 +116,8 @@ def test_video_rows_are_what_the_assistant_sees(media, tmp_path, pieces):
     a hair off can move the square crop by a pixel) with the assistant's own (`fera assist`'s)."""
     from fera.analyze.run import engine
     from fera.runtime.classify import ClassifyConfig
-    from fera.runtime.pipeline import Assistant, DetectConfig
+    from fera.runtime.pipeline import Assistant
+    from fera.runtime.settings import Settings
     from fera.runtime.sources import open_source
 
     analyze([str(media["clip"])], tmp_path / "t.parquet", FAST)
@@ -124,7 +125,7 @@ def test_video_rows_are_what_the_assistant_sees(media, tmp_path, pieces):
     ids = {r["track_id"] for r in table_rows}
     assert ids == {1, 2}, "two people, one id each for the whole clip"
     if pieces == "Assistant.create's":
-        assistant, box_tol, p_tol = Assistant.create(DetectConfig(), ClassifyConfig("fast")), 0.05, 0.01
+        assistant, box_tol, p_tol = Assistant.create(Settings(classify=ClassifyConfig("fast"))), 0.05, 0.01
     else:
         eng = engine("fast", FAST)
         assistant, box_tol, p_tol = Assistant(eng.assistant.detector, eng.classifier), 1e-3, 1e-5

@@ -18,7 +18,7 @@ distributed = pytest.importorskip("distributed")
 import pyarrow.parquet as pq  # noqa: E402
 
 from fera.analyze import table  # noqa: E402
-from fera.analyze.command import analyze  # noqa: E402
+from fera.analyze.collection import analyze  # noqa: E402
 from fera.analyze.run import Settings  # noqa: E402
 from fera.cli import main  # noqa: E402
 from test_analyze import SAMPLES, face_frame, write_clip  # noqa: E402

@@ -91,7 +91,7 @@ def test_an_unknown_model_lists_the_shipped_ones(argv, capsys, monkeypatch):
 
 
 def test_architectures_are_listed_without_keras_as_the_registry_has_them():
-    from fera.cli import architectures
+    from fera.commands.models import architectures
     from fera.training.models import _registry, list_models
 
     listed = architectures()

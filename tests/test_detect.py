@@ -15,7 +15,7 @@ from PIL import Image
 
 from fera.errors import FeraError
 from fera.runtime import detect
-from fera.runtime.detect import KEYPOINT_NAMES, BlazeFaceDetector, Detector, ssd_anchors, weighted_nms
+from fera.runtime.detect import KEYPOINT_NAMES, BlazeFaceDetector, DetectConfig, Detector, ssd_anchors, weighted_nms
 from fera.runtime.types import Box, Face
 
 SAMPLES = Path(detect.__file__).resolve().parent.parent / "assets" / "samples"
@@ -214,9 +214,10 @@ def test_portrait_photo_is_not_square(detectors, photos):
 def test_interface(detectors):
     det = BlazeFaceDetector()
     assert isinstance(det, Detector)
-    assert det.model == "short" and det.min_score == 0.5 and det.nms_iou == 0.3
+    # the chosen default: full range, as every command, the web page and DetectConfig have it (it was "short" here)
+    assert det.model == DetectConfig.model == "full" and det.min_score == 0.5 and det.nms_iou == 0.3
     assert det._session is None  # nothing loaded until the first frame
-    assert BlazeFaceDetector("full").input_size == 192 and det.input_size == 128
+    assert BlazeFaceDetector("short").input_size == 128 and det.input_size == 192
     d = Face(1.0, 2.0, 3.0, 4.0, score=0.9, keypoints=((0.0, 0.0),) * 6)
     assert d.box == Box(1.0, 2.0, 3.0, 4.0) and d.centre == (2.5, 4.0) and d.xyxy == (1.0, 2.0, 4.0, 6.0)
     assert isinstance(d, Box) and d.box.iou(d) == 1.0

@@ -6,6 +6,7 @@ import shutil
 import pytest
 from conftest import REPO
 
+from fera.cli import main as cli_main
 from fera.web import site as web_site
 from fera.web.site import SiteConfig, make_site
 
@@ -48,15 +49,15 @@ def test_the_site_has_everything_the_page_needs(tmp_path):
 
 @needs_ort
 def test_fera_web_build_command(tmp_path, capsys):
-    assert web_site.main(["build", str(tmp_path / "s"), "--no_webgpu"]) == 0
+    assert cli_main(["web", "build", str(tmp_path / "s"), "--no_webgpu"]) == 0
     out = capsys.readouterr().out
     assert "MB on the first load" in out and "python -m http.server" in out
     assert not (tmp_path / "s" / "vendor" / "ort" / "ort.webgpu.min.mjs").exists()
-    assert web_site.main(["build", str(tmp_path / "s")]) == 2  # not empty
+    assert cli_main(["web", "build", str(tmp_path / "s")]) == 2  # not empty
     assert "--overwrite" in capsys.readouterr().err
-    assert web_site.main(["build", str(tmp_path / "s"), "--overwrite", "--model", "vgg13"]) == 0
+    assert cli_main(["web", "build", str(tmp_path / "s"), "--overwrite", "--model", "vgg13"]) == 0
     assert json.loads((tmp_path / "s" / "site.json").read_text())["classifier"]["name"] == "vgg13"
-    assert web_site.main(["build", str(tmp_path / "t"), "--model", "no_such_model"]) == 2
+    assert cli_main(["web", "build", str(tmp_path / "t"), "--model", "no_such_model"]) == 2
     assert "shipped models" in capsys.readouterr().err
 
 

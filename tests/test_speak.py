@@ -12,9 +12,8 @@ import pytest
 
 from fera.errors import FeraError
 from fera.runtime import speak
-from fera.runtime.speak import (EarconSpeaker, SpeechConfig, TextSpeaker, TtsSpeaker, earcon_wav,
-                                make_speaker, pan_gains, render_speech, write_earcons)
-from fera.runtime.earcons import earcon_names
+from fera.runtime.speak import EarconSpeaker, SpeechConfig, TextSpeaker, TtsSpeaker, make_speaker, render_speech
+from fera.runtime.earcons import earcon_names, earcon_wav, pan_gains, write_earcons
 from fera.runtime.types import Announcement
 
 CLASS_NAMES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")  # a FER-2013 model's classes

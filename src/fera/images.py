@@ -27,6 +27,8 @@ LAYOUTS = ("NHWC",)
 # What the assistant and the web page open (JPEG includes MPO; no EPS, PSD, ICO ...: fewer decoders face
 # untrusted files).
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "PPM")
+# The file names a folder's photos are found by (`fera assist`, `fera analyze`): the usual endings of ``FORMATS``.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 MAX_PIXELS = 40_000_000  # larger photos are refused, from the header (decompression bombs; about 120 MB as RGB)
 NOT_AN_IMAGE = "this file is not an image fera can read (use JPEG, PNG, WebP, GIF, BMP or TIFF)"
 
@@ -60,11 +62,8 @@ def _decode(fp, size: int, max_pixels: int) -> np.ndarray:
 
 
 def _open(fp, max_pixels: int):
-    from PIL import (BmpImagePlugin, GifImagePlugin, JpegImagePlugin, PngImagePlugin,  # noqa: F401  (they
-                     PpmImagePlugin, TiffImagePlugin, WebPImagePlugin)  # register the FORMATS)
-
     try:
-        im = Image.open(fp, formats=FORMATS)
+        im = _open_image(fp)
     except Image.DecompressionBombError as e:  # Pillow's own limit, far above ours: "Image size (N pixels) ..."
         n = re.search(r"\((\d+) pixels\)", str(e))
         size = f"{int(n.group(1)) / 1e6:.0f} million pixels; " if n else ""
@@ -72,6 +71,19 @@ def _open(fp, max_pixels: int):
                                         "pixels)") from None
     except Exception:  # noqa: BLE001  (UnidentifiedImageError, or a decoder's own error on a bad header)
         raise ImageRefused("not_image", NOT_AN_IMAGE) from None
+    return _bounded(im, max_pixels)
+
+
+def _open_image(fp):
+    """``Image.open`` for the ``FORMATS`` only (no other decoder ever sees the bytes); nothing is decoded yet."""
+    from PIL import (BmpImagePlugin, GifImagePlugin, JpegImagePlugin, PngImagePlugin,  # noqa: F401  (they
+                     PpmImagePlugin, TiffImagePlugin, WebPImagePlugin)  # register the FORMATS)
+
+    return Image.open(fp, formats=FORMATS)
+
+
+def _bounded(im, max_pixels: int):
+    """``im`` (opened, not decoded), or ``ImageRefused`` when its header says more than ``max_pixels`` pixels."""
     w, h = im.size
     if w * h > max_pixels:
         im.close()
@@ -107,12 +119,15 @@ def resize_gray(gray: np.ndarray, size: tuple[int, int], method: str) -> np.ndar
     return np.asarray(im.resize((w, h), RESIZE[method], reducing_gap=2.0), dtype=np.uint8)
 
 
-def to_gray_array(src: str | os.PathLike | Image.Image, size: tuple[int, int], resample: str = RESAMPLE) -> np.ndarray:
+def to_gray_array(src: str | os.PathLike | Image.Image, size: tuple[int, int], resample: str = RESAMPLE,
+                  max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Decode ``src`` and return a (height, width) uint8 grayscale array of ``size`` (resized by the method
-    ``resample`` names, see ``RESIZE``)."""
+    ``resample`` names, see ``RESIZE``). A file is opened as ``read_rgb`` opens one: only the ``FORMATS``, and
+    one whose header says more than ``max_pixels`` pixels is refused before decoding (a FER face has 2,304);
+    Pillow's own errors (``UnidentifiedImageError``, a truncated file's ``OSError``) are raised as they are."""
     if isinstance(src, Image.Image):
         return _convert(src, size, resample)
-    with Image.open(src) as im:
+    with _bounded(_open_image(src), max_pixels) as im:
         im.load()  # decode now, so truncated files fail here
         return _convert(im, size, resample)
 

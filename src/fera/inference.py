@@ -17,6 +17,7 @@ import numpy as np
 from fera.errors import FeraError, first_line
 
 META_KEY = "fera"
+BATCH_SIZE = 256  # faces per network call when a call names none (`fera evaluate --batch_size`)
 
 
 def calibrate(probs: np.ndarray, temperature: float) -> np.ndarray:
@@ -79,7 +80,7 @@ class Predictor(Protocol):
     def predict_uint8(self, x: np.ndarray, flip: bool = False, calibrated: bool = True,
                       batch_size: int | None = None) -> np.ndarray:
         """Probabilities (N, classes) for uint8 grayscale faces already at the input size, ``batch_size`` per
-        network call (default: the predictor's own, 256 unless it was loaded with another)."""
+        network call (default: the predictor's own, ``BATCH_SIZE`` unless it was loaded with another)."""
 
 
 class Predicting:
@@ -87,7 +88,7 @@ class Predicting:
     input batch) and ``meta``: the implementations differ only in how they run the network."""
 
     meta: dict
-    batch_size = 256  # faces per network call when a call names none
+    batch_size = BATCH_SIZE
 
     @property
     def class_names(self) -> list[str]:
@@ -137,6 +138,8 @@ class Predicting:
 
 
 def session_options(threads: int | None = None):
+    """fera's ONNX Runtime settings for every model it runs (classifiers and the face detector): ``threads`` for
+    one operator (default: up to 4), one operator at a time, errors only in the log."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -144,6 +147,17 @@ def session_options(threads: int | None = None):
     so.inter_op_num_threads = 1
     so.log_severity_level = 3  # errors only
     return so
+
+
+def session(path: str | os.PathLike, threads: int | None = None, what: str = "ONNX model"):
+    """An ONNX Runtime session (CPU) for ``path`` with ``session_options``; a file ONNX Runtime cannot load is a
+    ``FeraError`` that names ``what`` it was meant to be."""
+    import onnxruntime as ort
+
+    try:
+        return ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
+    except Exception as e:  # noqa: BLE001  (onnxruntime raises its own, unexported types)
+        raise FeraError(f"cannot load {what} {path}: {first_line(e)}") from None
 
 
 @dataclass
@@ -154,19 +168,14 @@ class OnnxModel(Predicting):
     meta: dict
     session: object = field(repr=False)
     input_name: str = ""
-    batch_size: int = 256
+    batch_size: int = BATCH_SIZE
 
     @classmethod
     def load(cls, path: str | os.PathLike, threads: int | None = None) -> "OnnxModel":
-        import onnxruntime as ort
-
         path = Path(path)
         if not path.is_file():
             raise FeraError(f"model not found: {path}")
-        try:
-            sess = ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
-        except Exception as e:  # noqa: BLE001  (onnxruntime raises its own, unexported types)
-            raise FeraError(f"cannot load ONNX model {path}: {first_line(e)}") from None
+        sess = session(path, threads)
         raw = sess.get_modelmeta().custom_metadata_map.get(META_KEY)
         if raw is None:
             raise FeraError(f"{path} is not a fera model: its metadata has no '{META_KEY}' record "

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from fera.errors import FeraError
-from fera.runtime.sources import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from fera.images import IMAGE_SUFFIXES
+from fera.runtime.sources import VIDEO_SUFFIXES
 
 
 @dataclass(frozen=True)

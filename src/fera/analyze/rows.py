@@ -1,10 +1,10 @@
 """The rows of one photo or of a video's frames, from the assistant's own pieces (see ``fera.analyze.run``).
 
 A photo is described by ``Assistant.photo`` itself (its search, its classification). A video's frames go
-through the assistant's stream search and a tracker of its own per video (ids from 1), exactly as
-``Assistant.step`` does, and their faces are classified a batch at a time (``Settings.batch_size`` faces, or
-``MAX_FRAMES`` frames) in a thread of their own, with the same crops, model input and calibration as
-``Classifier.__call__``. The probabilities are each frame's calibrated ones; the assistant smooths them over
+through the assistant's search (``Assistant.search.frame``) and a tracker of its own per video (ids from 1),
+exactly as ``Assistant.step`` does, and their faces are classified a batch at a time (``Settings.batch_size``
+faces, or ``MAX_FRAMES`` frames) in a thread of their own, with the classifier's own model input and calibrated
+probabilities (``Classifier.model_input``, ``Classifier.probabilities``). The probabilities are each frame's calibrated ones; the assistant smooths them over
 about 300 ms before it speaks.
 """
 from __future__ import annotations
@@ -34,16 +34,6 @@ def _face(base: dict, eng, track_id: int, confirmed: bool, box, face, probs) -> 
            "yaw": yaw_ratio(face.keypoints), "expression": eng.names[k], "confidence": float(probs[k])}
     row.update({f"p_{c}": float(p) for c, p in zip(eng.names, probs)})
     return row
-
-
-def model_input(classifier, image: np.ndarray, boxes) -> np.ndarray:
-    """The faces as ``Classifier.__call__`` hands them to its model (NHWC float32), without running it; the model
-    then runs once for many frames (``predict_array``: the calibrated probabilities ``__call__`` returns)."""
-    if hasattr(classifier, "inputs"):  # uint8 faces at the model's input size, then predict_uint8's scaling
-        from fera.images import to_model_input
-
-        return to_model_input(classifier.inputs(image, boxes), classifier.model.meta)
-    return classifier.model.preprocess(classifier.crops(image, boxes))  # predict's path: crops, then preprocess
 
 
 def photo_rows(eng, src, fr) -> list[dict]:
@@ -79,11 +69,11 @@ class VideoRows:
 
         image = as_rgb(fr.image)
         h, w = image.shape[:2]
-        tracks = self.tracker.update(self.eng.detect(image, photo=False), now=fr.timestamp)
+        tracks = self.tracker.update(self.eng.assistant.search.frame(image), now=fr.timestamp)
         seen = [t for t in tracks if t.missed == 0]  # as Assistant.step: every track matched in this frame
-        boxes = [t.box.clip(w, h) for t in seen]
+        boxes = [t.face.clip(w, h) for t in seen]
         if boxes:
-            self._inputs.append(model_input(self.eng.classifier, image, boxes))
+            self._inputs.append(self.eng.classifier.model_input(image, boxes))
             self._faces += len(boxes)
         self._pending.append((fr.index, fr.timestamp, w, h, seen, boxes))
         if self._faces >= self.batch or len(self._pending) >= MAX_FRAMES:
@@ -140,8 +130,7 @@ class VideoRows:
 
     def _rows(self, pending, inputs) -> list[dict]:
         """Classify a batch and build the rows of its frames."""
-        c = self.eng.classifier
-        probs = (c.model.predict_array(np.concatenate(inputs), flip=c.config.flip) if inputs
+        probs = (self.eng.classifier.probabilities(np.concatenate(inputs)) if inputs
                  else np.zeros((0, len(self.eng.names)), np.float32))
         rows, i = [], 0
         for index, ts, w, h, seen, boxes in pending:

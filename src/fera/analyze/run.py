@@ -1,8 +1,8 @@
 """One source of `fera analyze`, analysed the way `fera assist` sees it, written as one part file.
 
-The pieces are the assistant's own (``Assistant.create``: BlazeFace with its settings, the keypoint check, the
-zoomed-out pass, the shipped classifier with its calibration temperature, the tracker): photos get the
-assistant's photo search (whole, zoomed out and tiled), video frames its one pass (and the zoomed-out pass
+The pieces are the assistant's own (``Assistant.create``: BlazeFace with its settings, the search with its
+keypoint check and zoomed-out pass, the shipped classifier with its calibration temperature, the tracker): photos
+get the assistant's photo search (whole, zoomed out and tiled), video frames its one pass (and the zoomed-out pass
 when that finds nothing) and its tracker, which gives every person an id that is stable within the video.
 Unlike the assistant, which classifies each frame's faces as the frame comes, the faces of many frames are
 classified in one call, and a thread decodes the next frames meanwhile. The models are loaded once per
@@ -22,12 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from fera.errors import FeraError, first_line
+from fera.runtime.detect import DetectConfig
 
 
 @dataclass(frozen=True)
 class Settings:
     model: str | None = None  # None: as fera assist, `fast` for videos and the most accurate shipped model for photos
-    detector: str = "full"  # BlazeFace full or short range
+    detector: str = DetectConfig.model  # BlazeFace full or short range
     int8: bool = False
     flip: bool = False
     every: int = 1  # analyse every Nth frame of a video
@@ -43,9 +44,9 @@ class Settings:
     hold_s: float = 120.0
 
     def model_ref(self, kind: str) -> str:
-        from fera import shipped
+        from fera.runtime.settings import model_for
 
-        return self.model or (shipped.most_accurate() if kind == "photo" else "fast")
+        return self.model or model_for(still=kind == "photo")
 
     def key(self, kind: str) -> dict:
         """What a finished part must have been made with for --resume to keep it."""
@@ -85,23 +86,18 @@ def sha256_of(path: str) -> str:
 
 
 class Engine:
-    """The assistant's detector and classifier for one model, loaded once per process."""
+    """The assistant of `fera assist`'s settings with one model (``Assistant.create``), loaded once per process: its
+    detector, search and classifier."""
 
     def __init__(self, ref: str, settings: Settings):
-        from fera.runtime.classify import Classifier, ClassifyConfig
-        from fera.runtime.detect import BlazeFaceDetector
-        from fera.runtime.pipeline import Assistant, DetectConfig
+        from fera.runtime.classify import ClassifyConfig
+        from fera.runtime.pipeline import Assistant
+        from fera.runtime.settings import Settings as Runtime
 
-        detect, classify = DetectConfig(model=settings.detector), ClassifyConfig(ref, settings.int8, settings.flip)
-        if settings.threads is None:
-            self.assistant = Assistant.create(detect, classify)
-        else:  # Assistant.create's pieces, with other thread counts
-            from fera import shipped
-
-            self.assistant = Assistant(
-                BlazeFaceDetector(detect.model, min_score=detect.min_score, threads=settings.threads),
-                Classifier(classify, shipped.load_onnx(ref, settings.int8, settings.threads)),
-                tiled_photos=detect.tiled_photos)
+        threads = settings.threads  # None: the runtime's own (the detector's 2, the classifier's up to 4)
+        detect = DetectConfig(model=settings.detector, threads=threads or DetectConfig.threads)
+        self.assistant = Assistant.create(Runtime(detect=detect, classify=ClassifyConfig(
+            ref, settings.int8, settings.flip, threads=threads)))
         self.classifier = self.assistant.classifier
         self.names = list(self.classifier.class_names)
         path = Path(self.classifier.model.path)
@@ -109,10 +105,6 @@ class Engine:
         self.sha256 = sha256_of(str(path))
         self.detector = settings.detector
         _ = self.assistant.detector.session  # load the detector now, not on the first frame
-
-    def detect(self, image: np.ndarray, photo: bool):
-        """The faces `fera assist` finds: photos with its photo search, video frames with its stream search."""
-        return self.assistant._detect(image, photo=photo)  # the pipeline's own rules (Assistant.step and .photo)
 
 
 _engines: dict = {}

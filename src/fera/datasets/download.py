@@ -20,7 +20,10 @@ from fera.errors import FeraError
 CHUNK = 1 << 16
 
 
-def download(url: str, dest: Path, *, timeout: float = 30.0, stream=None, label: str | None = None) -> Path:
+TIMEOUT_S = 30.0  # seconds without an answer before a download (or Kaggle's client) gives up: `fera data get --timeout`
+
+
+def download(url: str, dest: Path, *, timeout: float = TIMEOUT_S, stream=None, label: str | None = None) -> Path:
     """Download ``url`` to ``dest`` (resuming ``dest.part``); FeraError in one line on any failure. ``label``
     names the file in the progress lines (default: dest's name)."""
     part, meta_file = dest.with_name(dest.name + ".part"), dest.with_name(dest.name + ".part.json")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fera.datasets.archive import find_csv
 from fera.datasets.convert import file_digest, write_folders
-from fera.datasets.download import download
+from fera.datasets.download import TIMEOUT_S, download
 from fera.datasets import layout
 from fera.datasets.fer2013 import PUBLISHED_MD5
 from fera.errors import FeraError
@@ -23,7 +23,7 @@ from fera.fileio import atomic_dir, check_target_dir
 
 
 def get(to: str | Path, *, file: str | Path | None = None, url: str | None = None, sha256: str | None = None,
-        ferplus: str | Path | None = None, overwrite: bool = False, timeout: float = 30.0,
+        ferplus: str | Path | None = None, overwrite: bool = False, timeout: float = TIMEOUT_S,
         cache_dir: str | None = None, log=None, stream=None) -> dict:
     """Obtain FER-2013 and write the class folders (with ``ferplus``: the FER+ folders) to ``to``; returns
     convert's report plus where it came from."""

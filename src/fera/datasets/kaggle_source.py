@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fera.datasets.download import Progress
+from fera.datasets.download import TIMEOUT_S, Progress
 from fera.datasets.fer2013 import KAGGLE_COMPETITION, KAGGLE_FILE, KAGGLE_PAGE, KAGGLE_RULES
 from fera.errors import FeraError
 
@@ -63,7 +63,7 @@ def missing(timeout: float) -> list[str]:
     return problems
 
 
-def download_from_kaggle(folder: Path, *, timeout: float = 30.0, stream=None) -> Path:
+def download_from_kaggle(folder: Path, *, timeout: float = TIMEOUT_S, stream=None) -> Path:
     """Download Kaggle's fer2013.tar.gz into ``folder``; returns its path."""
     problems = missing(timeout)
     if problems:

@@ -28,9 +28,9 @@ from fera.runtime.types import Box, Decision, Expression, FrameInfo, TrackedFace
 
 @dataclass
 class AnnounceConfig:
-    # 0: earcons only (empty text; label and position ride along for the sound), 1: terse ("Left: happy"),
-    # 2: "left, appears happy" (and "turned to your left" when a large face is clearly turned),
-    # 3: adds distance, confidence and facing ("left, talking distance, appears happy, 82%, facing you")
+    # the levels of fera.runtime.wording.VERBOSITY: 0 earcons only (empty text; label and position ride along for
+    # the sound), 1 terse ("Left: happy"), 2 "left, appears happy" (and "turned to your left" when a large face is
+    # clearly turned), 3 adds distance, confidence and facing ("left, talking distance, appears happy, 82%, facing you")
     verbosity: int = 2
     hold_s: float = 0.7  # a changed expression must stay the smoothed top this long before it is said
     global_interval_s: float = 2.0  # at least this long between unprompted announcements (deferred, not dropped)

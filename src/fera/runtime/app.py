@@ -5,8 +5,8 @@ Photos (an image, a folder, ``-``): one line (or JSON object) per photo with the
 several. Streams (camera, video): one line per spoken announcement, or with ``--json`` one object per
 decision, suppressed ones included with their reason; what is pending when a video ends is said then.
 Every speech mode prints the same one line per event, and under ``--json`` stdout holds only JSON.
-Keys in a terminal (camera or video): space = describe now, p = pause, v = verbosity, m = mute, q = quit.
-Nothing is written to disk unless ``--record`` is given (annotated frames / video into ``--save DIR``).
+Keys in a terminal (camera or video): ``fera.runtime.keys.KEYS``. Nothing is written to disk unless asked
+(``save_dir``: annotated frames or video, `fera assist --record`). The command line is ``fera.commands.assist``.
 """
 from __future__ import annotations
 
@@ -81,6 +81,7 @@ def run_photos(assistant, source, out: Output, speaker=None, save_dir: Path | No
 def run_stream(assistant, source, out: Output, speaker=None, keys=None, save_dir: Path | None = None) -> int:
     """Announce as the stream plays; returns the number of frames processed. At the end of a video (not
     when the user quits) what was about to be said is said."""
+    from fera.runtime import wording
     from fera.runtime.speak import words
 
     writer, n, paused, muted, fr, quit_ = None, 0, False, False, None, False
@@ -102,13 +103,13 @@ def run_stream(assistant, source, out: Output, speaker=None, keys=None, save_dir
                 break
             if cmd == "p":
                 paused = not paused
-                out.line("paused" if paused else "resumed", clock_stamp(fr.timestamp, source.live))
+                out.line(wording.PAUSED if paused else wording.RESUMED, clock_stamp(fr.timestamp, source.live))
             if cmd == "m":
                 muted = not muted
-                out.line("muted" if muted else "sound on", clock_stamp(fr.timestamp, source.live))
+                out.line(wording.MUTED if muted else wording.UNMUTED, clock_stamp(fr.timestamp, source.live))
             if cmd == "v":
-                v = assistant.set_verbosity((assistant.verbosity + 1) % 4)
-                out.line(f"verbosity {v}", clock_stamp(fr.timestamp, source.live))
+                v = assistant.set_verbosity((assistant.verbosity + 1) % len(wording.VERBOSITY))
+                out.line(wording.verbosity_text(v), clock_stamp(fr.timestamp, source.live))
             if paused:
                 continue
             r = assistant.step(fr.image, fr.timestamp)
@@ -133,89 +134,58 @@ def _frames(source, out: Output, speaker):
     """The source's frames; a camera that is gone for good is said aloud before the error ends the run."""
     from fera.runtime.sources import SourceLost
     from fera.runtime.types import Announcement
+    from fera.runtime.wording import SOURCE_LOST
 
     try:
         yield from source
     except SourceLost:
         if out.json_mode:
-            out.obj({"source": source.name, "spoken": True, "text": "camera disconnected", "kind": "status",
+            out.obj({"source": source.name, "spoken": True, "text": SOURCE_LOST, "kind": "status",
                      "code": "source_lost"})
         else:
-            out.line("camera disconnected", clock_stamp(0.0, True))
+            out.line(SOURCE_LOST, clock_stamp(0.0, True))
         if speaker is not None:
-            speaker.say(Announcement(text="camera disconnected", track_id=None, reason="source lost", kind="status",
+            speaker.say(Announcement(text=SOURCE_LOST, track_id=None, reason="source lost", kind="status",
                                      earcon="no_face"), time.monotonic())
         raise
 
 
-def add_arguments(p) -> None:
-    """`fera assist` options (defined here, next to the loop that uses them)."""
-    from fera.argtypes import COUNT, FRACTION
-    from fera.runtime.speak import MODES
+def assist(spec: str, settings=None, model: str | None = None, json_mode: bool = False,
+           save_dir: Path | None = None, max_frames: int | None = None) -> int:
+    """`fera assist`: describe the faces of ``spec`` (a camera index, a video, an image, a folder, or ``-``) with
+    the assistant of ``settings`` (``fera.runtime.settings.Settings``); ``model``: the classifier (default: the
+    live model for cameras and videos, the most accurate shipped one for photos). Speaks by
+    ``settings.speech``; prints one line per event (``json_mode``: one JSON object). Returns 0."""
+    from dataclasses import replace
 
-    p.add_argument("--source", default="0", help="camera index (default 0), video file, image, folder of "
-                   "images, or - to read image paths from stdin")
-    p.add_argument("--model", default=None, help="shipped model name or .onnx file (default: fast for "
-                   "camera and video, the most accurate shipped model for photos)")
-    p.add_argument("--int8", action="store_true", help="use the model's int8 file when it ships one")
-    p.add_argument("--flip", action="store_true", help="average each face with its mirror image")
-    p.add_argument("--detector", choices=("full", "short"), default="full",
-                   help="BlazeFace full range (default; small and far faces too) or short range (faster)")
-    p.add_argument("--speech", choices=MODES, default="auto", help="auto (voice when espeak-ng and a sound "
-                   "device exist, else text), tts, earcons, screenreader (text lines only) or off")
-    p.add_argument("--audio_dir", help="write spoken WAV files here when there is no sound device")
-    p.add_argument("--verbosity", type=int, choices=(0, 1, 2, 3), default=2,
-                   help="0 earcons only, 1 terse, 2 default, 3 adds distance and confidence")
-    p.add_argument("--mirror", action="store_true", help="swap left and right (a selfie camera)")
-    p.add_argument("--not_sure_below", type=FRACTION, default=None,
-                   help="calibrated confidence below which a face is 'not sure' (default 0.4)")
-    p.add_argument("--record", action="store_true", help="write annotated photos or an annotated video "
-                   "(boxes and words, for a sighted helper) to --save; without it fera writes no frame to disk")
-    p.add_argument("--save", default="fera_recordings", help="folder for --record (default fera_recordings)")
-    p.add_argument("--max_frames", type=COUNT, default=None, help="stop a camera or video after this many frames")
-    p.add_argument("--json", action="store_true", help="one JSON object per photo, or per decision for "
-                   "streams (suppressed ones too, with the reason)")
-
-
-def cmd_assist(args) -> int:
-    """Describe the faces from a camera, a video or photos, offline, by voice, sounds or text lines."""
-    from fera.runtime.announce import AnnounceConfig
-    from fera.runtime.classify import ClassifyConfig
-    from fera.runtime.keys import Keys
-    from fera.runtime.pipeline import Assistant, DetectConfig
+    from fera.runtime import speak
+    from fera.runtime.keys import Keys, key_list
+    from fera.runtime.pipeline import Assistant
+    from fera.runtime.settings import Settings, model_for
     from fera.runtime.sources import open_source
-    from fera.runtime.speak import SpeechConfig, TextSpeaker, make_speaker
 
-    source = open_source(args.source, max_frames=args.max_frames)
-    from fera import shipped
-
-    model = args.model or (shipped.most_accurate() if source.still else "fast")
-    announce = AnnounceConfig(verbosity=args.verbosity, mirror=args.mirror)
-    if args.not_sure_below is not None:
-        announce.maybe_min = args.not_sure_below
-    assistant = Assistant.create(DetectConfig(model=args.detector),
-                                 ClassifyConfig(model=model, int8=args.int8, flip=args.flip), announce)
+    settings = settings or Settings()
+    source = open_source(spec, max_frames=max_frames)
+    settings = replace(settings, classify=replace(settings.classify, model=model or model_for(source.still)))
+    assistant = Assistant.create(settings)
     # photos: every sentence in order (the user asked about each); the lines below are the text output, so a
     # speaker that falls back to text prints nothing itself (one line per event, stdout only JSON with --json)
-    speaker = make_speaker(args.speech, SpeechConfig(audio_dir=args.audio_dir),
-                           log=lambda m: print(f"fera: {m}", file=sys.stderr), keep_all=source.still, echo=False)
-    if isinstance(speaker, TextSpeaker) or getattr(speaker, "text_mode", False):
+    speaker = speak.make_speaker(None, settings.speech, log=lambda m: print(f"fera: {m}", file=sys.stderr),
+                                 keep_all=source.still, echo=False)
+    if speaker.text_mode:
         speaker.close()
         speaker = None
-    out = Output(args.json)
-    save = Path(args.save) if args.record else None
+    out = Output(json_mode)
     try:
         if source.still:
-            run_photos(assistant, source, out, speaker, save)
+            run_photos(assistant, source, out, speaker, save_dir)
         else:
             with Keys() as keys:
                 if keys.active:
-                    print("keys: space describe now, p pause, v verbosity, m mute, q quit", file=sys.stderr)
-                run_stream(assistant, source, out, speaker, keys, save)
+                    print(f"keys: {key_list()}", file=sys.stderr)
+                run_stream(assistant, source, out, speaker, keys, save_dir)
     finally:
         if speaker is not None:
-            wait = getattr(speaker, "wait_idle", None)
-            if wait:
-                wait(None)  # until the last sentence has been played to its end (Ctrl-C stops it)
+            speaker.wait_idle(None)  # until the last sentence has been played to its end (Ctrl-C stops it)
             speaker.close()
     return 0

@@ -18,6 +18,7 @@ class ClassifyConfig:
     int8: bool = False  # use the shipped int8 file when there is one
     flip: bool = False  # average with the mirrored face (about twice the time, slightly more accurate)
     margin: float = 1.25  # the square crop's side, as a multiple of the box's longer side
+    threads: int | None = None  # ONNX Runtime threads of the model (None: up to 4)
 
 
 def square_geometry(box: Box, margin: float) -> tuple[int, int, int]:
@@ -66,7 +67,7 @@ class Classifier:
         if model is None:
             from fera import shipped
 
-            model = shipped.load_onnx(self.config.model, int8=self.config.int8)
+            model = shipped.load_onnx(self.config.model, int8=self.config.int8, threads=self.config.threads)
         self.model = model
         self._input = None  # (input size, resize method), read from the model's metadata once
 
@@ -89,8 +90,19 @@ class Classifier:
             out[i] = square_face(image, b, self.config.margin, size, resize)
         return out
 
+    def model_input(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
+        """The faces as the model takes them (NHWC float32): ``inputs``, scaled as its metadata says."""
+        return self.model.scaled(self.inputs(image, boxes))
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities of a ``model_input`` batch (the faces of one frame or of many), in
+        ``class_names`` order (flip-averaged when ``config.flip``)."""
+        if len(x) == 0:
+            return np.zeros((0, len(self.class_names)), dtype=np.float32)
+        return self.model.predict_array(x, flip=self.config.flip)
+
     def __call__(self, image: np.ndarray, boxes: list[Box]) -> np.ndarray:
         """(len(boxes), classes) calibrated probabilities, in ``class_names`` order."""
         if not boxes:
             return np.zeros((0, len(self.class_names)), dtype=np.float32)
-        return self.model.predict_array(self.model.scaled(self.inputs(image, boxes)), flip=self.config.flip)
+        return self.probabilities(self.model_input(image, boxes))

@@ -22,7 +22,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from PIL import Image
 
-from fera.errors import FeraError, first_line
+from fera.errors import FeraError
 from fera.runtime.types import Face, iou_xyxy
 
 DETECTOR_DIR = Path(__file__).resolve().parent.parent / "assets" / "detector"
@@ -52,9 +52,29 @@ SCORE_CLIPPING_THRESH = 100.0  # TensorsToDetectionsCalculator.score_clipping_th
 NUM_KEYPOINTS = 6
 
 
+DETECTORS = ("full", "short")  # the BlazeFace ranges, as the commands offer them
+
+
+@dataclass
+class DetectConfig:
+    """Finding faces: the detector (``BlazeFaceDetector`` takes its defaults from here) and the search
+    (``fera.runtime.search.Search``)."""
+
+    model: str = "full"  # BlazeFace "full" range (faces from ~70 px high in 640x480) or "short" (faster, close faces)
+    min_score: float = 0.5  # detections below this are ignored
+    nms_iou: float = 0.3  # boxes that overlap more than this are one face
+    tiled_photos: bool = True  # photos: also search overlapping tiles, for the small faces of a group photo
+    threads: int = 2  # ONNX Runtime threads of the detector
+
+
 @runtime_checkable
 class Detector(Protocol):
-    """Anything that finds faces in an RGB uint8 frame (H x W x 3)."""
+    """What fera's search calls on a face detector (``BlazeFaceDetector`` is one): ``detect`` finds the faces in
+    an RGB uint8 frame (H x W x 3), in its pixels, best first; ``input_size`` is the side of the model's square
+    input, which the zoomed-out and tiled passes size their canvases and tiles by. Something that only detects
+    (a test's scripted detector) gets the plain pass alone (``fera.runtime.search``)."""
+
+    input_size: int
 
     def detect(self, image: np.ndarray) -> list[Face]: ...
 
@@ -100,7 +120,7 @@ def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, float, f
     return tensor[None], nw / w, nh / h, float(px), float(py)
 
 
-def _clusters(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float):
+def clusters(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float):
     """Greedy suppression, best score first: (best index, its cluster: the indices overlapping it by
     IoU > threshold, itself included), each box in one cluster."""
     order = np.argsort(-scores, kind="stable")
@@ -121,7 +141,7 @@ def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, i
     keypoints, with the best box's score.
     """
     out = []
-    for top, cluster in _clusters(boxes, scores, iou_threshold):
+    for top, cluster in clusters(boxes, scores, iou_threshold):
         if weighted:
             wts = scores[cluster] / scores[cluster].sum()
             box = (boxes[cluster] * wts[:, None]).sum(axis=0)
@@ -147,13 +167,14 @@ def as_rgb(image) -> np.ndarray:
 class BlazeFaceDetector:
     """MediaPipe BlazeFace through ONNX Runtime.
 
-    ``model``: "short" (faces within about 2 m, 128 x 128 input) or "full" (up to about 5 m,
-    192 x 192 input). ``min_score``: drop faces below this confidence. ``nms_iou``: boxes that
+    ``model``: "full" (faces up to about 5 m, 192 x 192 input; the default, ``DetectConfig.model``) or "short"
+    (within about 2 m, 128 x 128 input). ``min_score``: drop faces below this confidence. ``nms_iou``: boxes that
     overlap more than this are one face. The ONNX session is created on the first ``detect``.
     """
 
-    def __init__(self, model: str = "short", min_score: float = 0.5, nms_iou: float = 0.3, *,
-                 weighted_nms: bool = True, threads: int = 2, model_path: str | Path | None = None):
+    def __init__(self, model: str = DetectConfig.model, min_score: float = DetectConfig.min_score,
+                 nms_iou: float = DetectConfig.nms_iou, *, weighted_nms: bool = True,
+                 threads: int = DetectConfig.threads, model_path: str | Path | None = None):
         if model not in MODELS:
             raise FeraError(f"unknown face detector model {model!r}: choose one of {sorted(MODELS)}")
         if not 0.0 <= min_score <= 1.0 or not 0.0 <= nms_iou <= 1.0:
@@ -185,18 +206,11 @@ class BlazeFaceDetector:
         return self._session
 
     def _load(self):
-        import onnxruntime as ort
+        from fera.inference import session
 
         if not self.model_path.is_file():
             raise FeraError(f"face detector model not found: {self.model_path}")
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = self.threads
-        so.inter_op_num_threads = 1
-        so.log_severity_level = 3
-        try:
-            sess = ort.InferenceSession(str(self.model_path), so, providers=["CPUExecutionProvider"])
-        except Exception as e:  # noqa: BLE001  (onnxruntime raises its own, unexported types)
-            raise FeraError(f"cannot load face detector {self.model_path}: {first_line(e)}") from None
+        sess = session(self.model_path, self.threads, "face detector")
         shape = sess.get_inputs()[0].shape
         size = self.spec.input_size
         if list(shape[1:]) != [size, size, 3]:
@@ -244,83 +258,3 @@ class BlazeFaceDetector:
             points = tuple((float((u * size - px) / sx), float((v * size - py) / sy)) for u, v in kp)
             found.append(Face(float(x0), float(y0), float(x1 - x0), float(y1 - y0), score=score, keypoints=points))
         return found
-
-
-def keep_faces(dets, config=None) -> list[Face]:
-    """The detections whose keypoints make a face (``fera.runtime.geometry.plausible``)."""
-    from fera.runtime.geometry import plausible
-
-    return [d for d in dets if plausible(d.keypoints, d.w, d.h, d.x, d.y, config)]
-
-
-def detect_padded(detector, image, factor: float = 2.0, min_size: float = 0.5) -> list[Face]:
-    """The zoomed-out look: the frame centred in a black canvas ``factor`` times its size, for a face too
-    close for one pass (it fills the frame, or runs off it). Only faces at least ``min_size`` of the frame's
-    shorter side count: a smaller one the plain pass sees better, and at that size the letters of a title
-    card never made a face in our measurements (``benchmarks/detect_recall.py``). The canvas is built at
-    the detector's input size (the frame shrunk into its middle), so this costs one small detector run."""
-    image = as_rgb(image)
-    h, w = image.shape[:2]
-    size = detector.input_size
-    s = size / (factor * max(h, w))
-    nw, nh = max(1, round(w * s)), max(1, round(h * s))
-    x0, y0 = (size - nw) // 2, (size - nh) // 2
-    canvas = np.zeros((size, size, 3), np.uint8)
-    canvas[y0:y0 + nh, x0:x0 + nw] = np.asarray(Image.fromarray(image).resize((nw, nh), Image.BILINEAR,
-                                                                              reducing_gap=3.0))
-    sx, sy = nw / w, nh / h
-    return [Face((d.x - x0) / sx, (d.y - y0) / sy, d.w / sx, d.h / sy, score=d.score,
-                 keypoints=tuple(((u - x0) / sx, (v - y0) / sy) for u, v in d.keypoints))
-            for d in detector.detect(canvas) if d.h / sy >= min_size * min(h, w)]
-
-
-def detect_frame(detector, image) -> list[Face]:
-    """A camera or video frame: one pass, faces with a face's keypoints; when it finds none, the
-    zoomed-out pass too (a face filling the frame)."""
-    found = keep_faces(detector.detect(image))
-    return found or keep_faces(detect_padded(detector, image))
-
-
-def detect_tiled(detector, image, overlap: float = 0.25, levels: int = 3, tile_min_score: float = 0.75) -> list[Face]:
-    """Faces in a still photo, small ones included: the whole frame and its zoomed-out copy (a close-up
-    face), then overlapping square tiles of half, a quarter and an eighth of its shorter side (never
-    smaller than the detector's input),
-    so a group photo's small faces are seen at a size the detector finds. A tile's face counts only
-    when it is not part of a face already found at a coarser level (an eye of a close face is not a
-    face), not cut by an inner tile edge (the neighbouring tile has it whole) and scores at least
-    ``tile_min_score`` (more looks, more chances of a false face, so a stricter bar). Every face must have
-    a face's keypoints. About 15 detector runs for a 640 x 480 photo, 100 for 12 megapixels: for photos,
-    not for live video.
-    """
-    image = as_rgb(image)
-    h, w = image.shape[:2]
-    iou = getattr(detector, "nms_iou", 0.3)
-    found = _nms(keep_faces(detector.detect(image)) + keep_faces(detect_padded(detector, image)), iou)
-    side = max(min(h, w) // 2, detector.input_size)
-    for _ in range(levels):
-        if side >= max(h, w) or side < detector.input_size:
-            break
-        sx, sy, level = min(side, w), min(side, h), []
-        xs = sorted({*range(0, w - sx + 1, max(1, int(sx * (1 - overlap)))), w - sx})
-        ys = sorted({*range(0, h - sy + 1, max(1, int(sy * (1 - overlap)))), h - sy})
-        edge = 0.02 * side
-        for y0 in ys:
-            for x0 in xs:
-                for d in detector.detect(image[y0:y0 + sy, x0:x0 + sx]):
-                    if d.score < tile_min_score or ((x0 > 0 and d.x < edge) or (y0 > 0 and d.y < edge)
-                            or (x0 + sx < w and d.x + d.w > sx - edge) or (y0 + sy < h and d.y + d.h > sy - edge)):
-                        continue
-                    level.append(Face(d.x + x0, d.y + y0, d.w, d.h, score=d.score,
-                                      keypoints=tuple((u + x0, v + y0) for u, v in d.keypoints)))
-        found += [d for d in _nms(keep_faces(level), iou)
-                  if all(d.inside(f) < 0.3 for f in found)]
-        side //= 2
-    return _nms(found, iou)
-
-
-def _nms(dets: list[Face], iou: float) -> list[Face]:
-    """Plain non-maximum suppression: the best-scoring of overlapping detections, best first."""
-    if not dets:
-        return []
-    boxes = np.array([d.xyxy for d in dets])
-    return [dets[top] for top, _ in _clusters(boxes, np.array([d.score for d in dets]), iou)]

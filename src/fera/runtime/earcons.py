@@ -9,9 +9,20 @@ import io
 import os
 import wave
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+
+@dataclass
+class EarconConfig:
+    """How the earcons sound (``fera.runtime.speak.SpeechConfig`` takes these fields, and their defaults, from here)."""
+
+    earcon_volume: float = 0.5  # peak level of the earcons, 0..1 of full scale
+    pan: float = 0.8  # how far "left"/"right" earcons are panned: 0 centre .. 1 one ear only
+    sample_rate: int = 22050  # earcon sample rate, Hz
+
 
 STATUS_SOUNDS = ("no_face", "face_lost", "too_dark", "edge")  # the announcer's status codes ("edge_left": edge)
 
@@ -97,10 +108,9 @@ def wav_bytes(samples: np.ndarray, sr: int) -> bytes:
 
 
 def earcon_wav(name: str, position: str | None = None, config=None) -> bytes:
-    """The earcon ``name`` panned to ``position``, as stereo 16-bit WAV bytes."""
-    from fera.runtime.speak import SpeechConfig
-
-    c = config or SpeechConfig()
+    """The earcon ``name`` panned to ``position``, as stereo 16-bit WAV bytes; ``config``: an ``EarconConfig`` or
+    anything with its fields (a ``SpeechConfig``)."""
+    c = config or EarconConfig()
     x = earcon_mono(name, c.sample_rate) * c.earcon_volume
     left, right = pan_gains(position, c.pan)
     return wav_bytes(np.stack([x * left, x * right], axis=1), c.sample_rate)

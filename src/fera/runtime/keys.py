@@ -1,4 +1,4 @@
-"""Live keys in a terminal: space = describe now, p = pause, v = verbosity, m = mute, q = quit.
+"""Live keys in a terminal (``KEYS``: space = describe now, p = pause, v = verbosity, m = mute, q = quit).
 
 The terminal is put in cbreak mode (one key at a time, no Enter needed) and restored on exit;
 when stdin is not a terminal there are no keys and ``poll`` always returns None.
@@ -7,7 +7,17 @@ from __future__ import annotations
 
 import sys
 
-KEYS = {" ": "describe now", "p": "pause", "v": "verbosity", "m": "mute", "q": "quit"}
+KEYS = {" ": "describe now", "p": "pause", "v": "verbosity", "m": "mute", "q": "quit"}  # the one list of them
+
+
+def key_name(key: str) -> str:
+    """A key as it is written for people: "space" for " "."""
+    return "space" if key == " " else key
+
+
+def key_list() -> str:
+    """The keys in one line: "space describe now, p pause, v verbosity, m mute, q quit"."""
+    return ", ".join(f"{key_name(k)} {what}" for k, what in KEYS.items())
 
 
 class Keys:

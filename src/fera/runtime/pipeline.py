@@ -2,10 +2,10 @@
 
 ``Assistant.step`` handles one frame of a live or video stream and returns the announcer's
 decisions; ``Assistant.finish`` says what is pending when a video ends; ``Assistant.photo`` describes
-one still photo on its own (no tracking over time). Faces whose detector keypoints do not make a face
-are dropped, and only confirmed tracks (seen in most of several recent frames) are people: they alone
-are announced and returned. Every stage is injected, so tests can swap in fakes; ``Assistant.create``
-builds the real ones.
+one still photo on its own (no tracking over time). Faces are found by fera's search rule
+(``fera.runtime.search.Search``), and only confirmed tracks (seen in most of several recent frames) are
+people: they alone are announced and returned. Every stage is injected, so tests can swap in fakes;
+``Assistant.create`` builds the real ones from the runtime's settings (``fera.runtime.settings``).
 """
 from __future__ import annotations
 
@@ -16,16 +16,11 @@ import numpy as np
 
 from fera.runtime import wording
 from fera.runtime.announce import AnnounceConfig, Announcer
+from fera.runtime.detect import DetectConfig
+from fera.runtime.search import Search
 from fera.runtime.smooth import SmoothConfig, Smoother
 from fera.runtime.track import TrackConfig, Tracker
 from fera.runtime.types import Decision, Expression, Face, FrameInfo, TrackedFace
-
-
-@dataclass
-class DetectConfig:
-    model: str = "full"  # BlazeFace "full" range (faces from ~70 px high in 640x480) or "short" (faster, close faces)
-    min_score: float = 0.5  # detections below this are ignored
-    tiled_photos: bool = True  # photos: also search overlapping tiles, for the small faces of a group photo
 
 
 @dataclass
@@ -36,13 +31,16 @@ class StepResult:
 
 
 class Assistant:
+    """``detector``: a ``fera.runtime.detect.Detector`` (or anything with ``detect``); ``classifier``: face boxes
+    of a frame -> calibrated probabilities, with ``class_names`` (``fera.runtime.classify.Classifier``).
+    ``detect``: the search settings (``DetectConfig``; ``tiled_photos`` overrides its own)."""
+
     def __init__(self, detector, classifier, announce: AnnounceConfig | None = None,
                  smooth: SmoothConfig | None = None, track: TrackConfig | None = None,
-                 clock: Callable[[], float] | None = None, tiled_photos: bool = False, zoom_out: bool | None = None):
+                 clock: Callable[[], float] | None = None, tiled_photos: bool | None = None,
+                 detect: DetectConfig | None = None):
         self.detector, self.classifier = detector, classifier
-        self.tiled_photos = tiled_photos
-        # the zoomed-out pass for a face filling the frame needs a real detector (a fake's boxes do not move)
-        self.zoom_out = hasattr(detector, "input_size") if zoom_out is None else zoom_out
+        self.search = Search(detector, detect, tiled_photos)
         self.now = 0.0
         clock = clock or (lambda: self.now)  # by default: the frames' own timestamps
         self.tracker = Tracker(track, clock=clock)
@@ -51,25 +49,28 @@ class Assistant:
         self._clock = clock
 
     @classmethod
-    def create(cls, detect: DetectConfig | None = None, classify=None, announce: AnnounceConfig | None = None,
-               smooth: SmoothConfig | None = None, track: TrackConfig | None = None, clock=None) -> "Assistant":
-        from fera.runtime.classify import Classifier
-        from fera.runtime.detect import BlazeFaceDetector
+    def create(cls, settings=None, *, detector=None, classifier=None, clock=None) -> "Assistant":
+        """The assistant of ``settings`` (``fera.runtime.settings.Settings``; default: every default): the one
+        factory. ``detector`` and ``classifier``: loaded ones to share (a server's connections share one of each);
+        otherwise they are built from ``settings``. The assistant gets its own copy of the settings, so changing one
+        assistant's verbosity changes no other's."""
+        import copy
 
-        d = detect or DetectConfig()
-        return cls(BlazeFaceDetector(d.model, min_score=d.min_score), Classifier(classify), announce, smooth,
-                   track, clock, d.tiled_photos)
+        from fera.runtime.settings import Settings, build_classifier, build_detector
+
+        s = copy.deepcopy(settings or Settings())
+        return cls(detector or build_detector(s.detect), classifier or build_classifier(s.classify), s.announce,
+                   s.smooth, s.track, clock, detect=s.detect)
 
     @property
     def verbosity(self) -> int:
-        """0 earcons only, 1 terse, 2 default, 3 adds distance, confidence and facing."""
+        """How much is said (``fera.runtime.wording.VERBOSITY``)."""
         return self.announcer.config.verbosity
 
     def set_verbosity(self, verbosity: int) -> int:
-        """Say the next announcements at ``verbosity`` (0-3; anything else: ValueError, nothing changes)."""
-        if type(verbosity) is not int or not 0 <= verbosity <= 3:
-            raise ValueError(f"verbosity must be 0, 1, 2 or 3 (got {str(verbosity)[:20]})")
-        self.announcer.config.verbosity = verbosity
+        """Say the next announcements at ``verbosity`` (``wording.VERBOSITY``; anything else: ValueError, nothing
+        changes)."""
+        self.announcer.config.verbosity = wording.check_verbosity(verbosity)
         return verbosity
 
     def reset(self) -> None:
@@ -77,18 +78,6 @@ class Assistant:
         found, confirmed and said again as new people."""
         self.tracker.reset()
         self.smoother.reset()
-
-    def _detect(self, image: np.ndarray, photo: bool = False) -> list[Face]:
-        """Faces with a face's keypoints: photos get the tiled search (when on); a frame's one pass that finds
-        none, or any photo, also gets the zoomed-out pass."""
-        from fera.runtime.detect import detect_padded, detect_tiled, keep_faces
-
-        if photo and self.tiled_photos:
-            return detect_tiled(self.detector, image)
-        faces = keep_faces(self.detector.detect(image))
-        if self.zoom_out and (photo or not faces):
-            faces += [f for f in keep_faces(detect_padded(self.detector, image)) if all(f.iou(g) <= 0.3 for g in faces)]
-        return faces
 
     def _order(self, faces: list[TrackedFace]) -> list[TrackedFace]:
         """Left to right as the user has them (``mirror`` reverses the camera's order)."""
@@ -103,9 +92,9 @@ class Assistant:
         image = as_rgb(image)
         self.now = timestamp
         h, w = image.shape[:2]
-        tracks = self.tracker.update(self._detect(image))
+        tracks = self.tracker.update(self.search.frame(image))
         seen = [t for t in tracks if t.missed == 0]  # tentative ones too: their expression is ready when confirmed
-        probs = self.classifier(image, [t.box.clip(w, h) for t in seen])
+        probs = self.classifier(image, [t.face.clip(w, h) for t in seen])
         for t, p in zip(seen, probs):
             t.probs = p
         people = [t for t in self.smoother.update(tracks) if t.confirmed]
@@ -128,15 +117,15 @@ class Assistant:
 
         image = as_rgb(image)
         h, w = image.shape[:2]
-        faces = self._detect(image, photo=True)
+        faces = self.search.photo(image)
         boxes = [f.clip(w, h) for f in faces]
         probs = self.classifier(image, boxes)
         names = self.classifier.class_names
         tracked = []
         for i, (f, b, p) in enumerate(zip(faces, boxes, probs), start=1):
             k = int(np.argmax(p))
-            tracked.append(TrackedFace(i, b, f.score, probs=p, expression=Expression(names[k], float(p[k]), p, 0.0),
-                                       keypoints=f.keypoints))
+            tracked.append(TrackedFace(i, face=Face(b.x, b.y, b.w, b.h, score=f.score, keypoints=f.keypoints), probs=p,
+                                       expression=Expression(names[k], float(p[k]), p, 0.0)))
         tracked = self._order(tracked)
         frame = FrameInfo.from_image(image, 0.0)
         quiet = Announcer(replace(self.announcer.config), clock=lambda: 0.0)  # no state shared between photos

@@ -17,9 +17,8 @@ from typing import Iterator
 import numpy as np
 
 from fera.errors import FeraError
-from fera.images import frame_to_rgb, read_rgb
+from fera.images import IMAGE_SUFFIXES, frame_to_rgb, read_rgb
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 
 

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Callable, Protocol, TextIO
 
 from fera.errors import FeraError
-from fera.runtime.earcons import (STATUS_SOUNDS, earcon_mono, earcon_wav, pan_gains, sound_of,  # noqa: F401
-                                  wav_bytes, write_earcons)
+from fera.fileio import write_bytes
+from fera.runtime.earcons import STATUS_SOUNDS, EarconConfig, earcon_wav, sound_of
 from fera.runtime.types import Announcement
 from fera.runtime.wording import STATUS_TEXT, adjective, status_text
 
-MODES = ("auto", "tts", "earcons", "screenreader", "off")
+MODES = ("auto", "tts", "earcons", "screenreader", "off")  # --speech; SpeechConfig.mode is the default
 Player = Callable[[bytes, Announcement], None]  # plays (or stores) one WAV; gets the announcement too
 NO_ESPEAK = "espeak-ng not found: install it (apt-get install espeak-ng) or use --speech screenreader"
 TEXT_NOTICE = "announcements are printed as text lines"
@@ -40,9 +40,10 @@ class SpeechConfig:
     max_age_s: float = 1.5  # never say anything older than this: it is dropped, not spoken late
     audio_dir: str | None = None  # no audio device: write the WAV files here instead of falling back to text
     player: str | None = None  # audio player command, e.g. "aplay -q"; None: pw-play/paplay/aplay by device
-    earcon_volume: float = 0.5  # peak level of the earcons, 0..1 of full scale
-    pan: float = 0.8  # how far "left"/"right" earcons are panned: 0 centre .. 1 one ear only
-    sample_rate: int = 22050  # earcon sample rate, Hz
+    earcon_volume: float = EarconConfig.earcon_volume  # the earcons' sound (fera.runtime.earcons.EarconConfig)
+    pan: float = EarconConfig.pan
+    sample_rate: int = EarconConfig.sample_rate
+    mode: str = "auto"  # one of MODES: the voice when espeak-ng and a sound device exist, else text lines
 
 
 def _stderr(msg: str) -> None:
@@ -50,7 +51,16 @@ def _stderr(msg: str) -> None:
 
 
 class Speaker(Protocol):
+    """What `fera assist` calls on a speaker: ``say`` (never blocks), ``text_mode`` (True when it prints text lines
+    instead of sound, so the caller's own lines are enough), ``wait_idle`` (until all is said) and ``close``."""
+
+    @property
+    def text_mode(self) -> bool: ...
+
     def say(self, announcement: Announcement, now: float | None = None) -> None: ...
+
+    def wait_idle(self, timeout: float | None = None) -> bool: ...
+
     def close(self) -> None: ...
 
 
@@ -70,8 +80,13 @@ class TextSpeaker:
     """Plain lines, one per announcement, to ``stream`` (None: discard, the ``off`` mode): "12:03:04 left: appears
     happy" (local time of ``wall()``); no colour, no cursor tricks, so screen readers read each once."""
 
+    text_mode = True
+
     def __init__(self, stream: TextIO | None = None, wall: Callable[[], float] = time.time):
         self.stream, self.wall, self.lines = stream, wall, 0
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        return True  # each line is written when it is said
 
     def say(self, announcement: Announcement, now: float | None = None) -> None:
         self.lines += 1
@@ -252,10 +267,7 @@ class QueuedSpeaker:
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.wall()))
         name = re.sub(r"[^\w.-]+", "_", Path(a.name).stem)[:60] + "-" if a.name else ""
         path = Path(self.config.audio_dir) / f"{self._files:05d}-{stamp}-{name}{a.earcon or a.kind or 'speech'}.wav"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(wav)
-        os.replace(tmp, path)
+        write_bytes(path, wav)
 
     def close(self) -> None:
         """Stop: drop what waits, cut the sound playing, end the thread."""
@@ -307,11 +319,13 @@ class EarconSpeaker(QueuedSpeaker):
 
 # ---- choice ----------------------------------------------------------------------------------------
 
-def make_speaker(mode: str = "auto", config: SpeechConfig | None = None, log: Callable[[str], None] | None = None,
+def make_speaker(mode: str | None = None, config: SpeechConfig | None = None, log: Callable[[str], None] | None = None,
                  *, stream: TextIO | None = None, **kw) -> Speaker:
-    """The speaker for ``--speech MODE``: auto (the voice when espeak-ng and a sound device exist, else text
-    lines after a one-line notice), tts, earcons, screenreader (text lines) or off (nothing)."""
+    """The speaker for ``--speech MODE`` (default: ``config.mode``): auto (the voice when espeak-ng and a sound
+    device exist, else text lines after a one-line notice), tts, earcons, screenreader (text lines) or off
+    (nothing)."""
     config, log, out = config or SpeechConfig(), log or _stderr, sys.stdout if stream is None else stream
+    mode = config.mode if mode is None else mode
     if mode == "auto":
         if espeak_path() is not None and find_player(config) is not None:
             return TtsSpeaker(config, log=log, stream=out, **kw)

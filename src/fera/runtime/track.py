@@ -23,7 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from fera.runtime.types import Box, Face, TrackedFace
+from fera.runtime.types import Box, Face, HasFace, TrackedFace
 
 
 @dataclass
@@ -42,16 +42,14 @@ class TrackConfig:
 
 
 @dataclass
-class _Track:
+class _Track(HasFace):
     track_id: int
-    box: Box
-    score: float
+    face: Face  # the latest matched detection: box, score, keypoints
     last_seen: float
     missed: int = 0
     hits: int = 1
     vx: float = 0.0  # velocity of the box centre, pixels per second
     vy: float = 0.0
-    keypoints: tuple = ()
     confirmed: bool = False
     recent: deque = field(default_factory=deque)  # detector score per recent frame, None when missed
 
@@ -106,19 +104,18 @@ class Tracker:
                 if dt > 0 and c.velocity_gain > 0:
                     t.vx += c.velocity_gain * ((d.box.cx - t.box.cx) / dt - t.vx)
                     t.vy += c.velocity_gain * ((d.box.cy - t.box.cy) / dt - t.vy)
-                t.box, t.score, t.last_seen, t.missed, t.hits = d.box, d.score, now, 0, t.hits + 1
-                t.keypoints = d.keypoints
+                t.face, t.last_seen, t.missed, t.hits = d, now, 0, t.hits + 1
             else:
                 t.missed += 1
         self._tracks = [t for t in self._tracks
                         if t.observe(None if t.missed else t.score, c)
                         and t.missed <= c.max_missed and now - t.last_seen <= c.max_age_s]
         for di in sorted(set(range(len(dets))) - set(matches.values())):
-            t = _Track(self._next_id, dets[di].box, dets[di].score, now, keypoints=dets[di].keypoints)
+            t = _Track(self._next_id, dets[di], now)
             t.observe(t.score, c)
             self._tracks.append(t)
             self._next_id += 1
-        return [TrackedFace(t.track_id, t.box, t.score, t.missed, t.hits, keypoints=t.keypoints, confirmed=t.confirmed)
+        return [TrackedFace(t.track_id, face=t.face, missed=t.missed, hits=t.hits, confirmed=t.confirmed)
                 for t in sorted(self._tracks, key=lambda t: t.track_id)]
 
     @staticmethod

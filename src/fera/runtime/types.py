@@ -1,14 +1,16 @@
 """Plain dataclasses passed between the runtime stages; numpy only.
 
 Coordinates are pixels of the frame, origin top-left, as the camera delivers it (not mirrored).
-A detector returns ``Face``s (a ``Box`` with the detector's score and keypoints); the tracker turns faces into ``TrackedFace``; the classifier sets
-``TrackedFace.probs`` (calibrated class probabilities); the smoother sets ``TrackedFace.expression``;
-the announcer returns ``Decision`` objects, whose ``announcement`` is what the speech stage plays.
+A detector returns ``Face``s (a ``Box`` with the detector's score and keypoints); the tracker turns each into a
+``TrackedFace``, which has the ``Face`` of its latest detection; the classifier sets ``TrackedFace.probs``
+(calibrated class probabilities); the smoother sets ``TrackedFace.expression``; the announcer returns
+``Decision`` objects, each holding the ``Announcement`` it made (or would have made), which is what the speech
+stage plays.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -131,19 +133,45 @@ class Expression:
     since: float | None = None  # when ``label`` became the smoothed top (the smoother's clock); None = unknown
 
 
-@dataclass
-class TrackedFace:
-    """A face with an id kept across frames; the classifier sets ``probs``, the smoother ``expression``."""
+class HasFace:
+    """What a tracked face has through its ``face`` (the latest matched detection): the box, score and keypoints."""
+
+    face: Face
+
+    @property
+    def box(self) -> Box:
+        return self.face.box
+
+    @property
+    def score(self) -> float:
+        """The detector's confidence of the latest matched detection."""
+        return self.face.score
+
+    @property
+    def keypoints(self) -> Keypoints:
+        return self.face.keypoints
+
+
+@dataclass(init=False)
+class TrackedFace(HasFace):
+    """A face with an id kept across frames: the ``Face`` of its latest matched detection (box, score, keypoints),
+    and what the later stages add: the classifier sets ``probs``, the smoother ``expression``."""
 
     track_id: int
-    box: Box
-    score: float = 1.0  # detector confidence of the latest matched detection
+    face: Face  # the latest matched detection
     missed: int = 0  # frames since the track was last matched (0 = detected in this frame)
     hits: int = 1  # frames in which the track was matched
     probs: np.ndarray | None = None  # calibrated class probabilities of this frame; None = not classified
     expression: Expression | None = None  # smoothed expression; None = nothing known yet
-    keypoints: Keypoints = ()  # of the latest matched detection
     confirmed: bool = True  # seen in most of several recent frames (the tracker's rule); only these are people
+
+    def __init__(self, track_id: int, box: Box | None = None, score: float = 1.0, missed: int = 0, hits: int = 1,
+                 probs: np.ndarray | None = None, expression: Expression | None = None, keypoints: Keypoints = (),
+                 confirmed: bool = True, *, face: Face | None = None):
+        """``face``, or one made of ``box``, ``score`` and ``keypoints``."""
+        self.track_id = track_id
+        self.face = face if face is not None else Face(box.x, box.y, box.w, box.h, score=score, keypoints=keypoints)
+        self.missed, self.hits, self.probs, self.expression, self.confirmed = missed, hits, probs, expression, confirmed
 
 
 @dataclass(kw_only=True)
@@ -160,36 +188,58 @@ class Announcement:
     line: str = ""  # the text line for a face ("left: appears happy"); "": the text, else the status words
 
 
-@dataclass(kw_only=True)
+SAID = ("text", "line", "reason", "track_id", "kind", "earcon", "position")  # a decision's words: its announcement's
+RECORD = ("spoken", "text", "reason", "track_id", "time", "kind", "code", "label", "position", "distance",
+          "confidence", "earcon", "facing")  # a decision's --json object, in this order
+
+
+@dataclass(init=False)
 class Decision:
-    """One decision of the announcer, spoken or suppressed, with its reason (one ``--json`` object each)."""
+    """One decision of the announcer, spoken or suppressed, with its reason (one ``--json`` object each). It holds
+    the ``Announcement`` it made (``said``: spoken, or what would have been); its words (``text``, ``line``,
+    ``reason``, ``track_id``, ``kind``, ``earcon``, ``position``) are that announcement's.
+
+    Built by keyword: ``Decision(spoken=..., time=..., text=..., reason=..., track_id=..., kind=..., ...)`` (the
+    words go to the announcement; ``kind`` is "expression" unless given) or ``Decision(spoken=..., time=...,
+    said=Announcement(...))``."""
 
     spoken: bool
-    text: str  # what is (or would have been) said
-    line: str = ""  # the same as a text line: "left: appears happy" (see fera.runtime.wording.line)
-    reason: str  # "spoken: ..." or "suppressed: ..."
-    track_id: int | None
+    said: Announcement
     time: float  # announcer clock, seconds
-    kind: str = "expression"  # "expression", "status" or "describe"
     code: str = ""  # machine-readable reason: "spoken", "held_too_short", "global_rate_limit", ...
     label: str | None = None  # expression label or status code
-    position: str | None = None
     distance: str | None = None
     confidence: float | None = None
-    earcon: str | None = None
     facing: str | None = None  # "you", "left" or "right" when the keypoints say so reliably
+
+    def __init__(self, *, spoken: bool, time: float, said: Announcement | None = None, code: str = "",
+                 label: str | None = None, distance: str | None = None, confidence: float | None = None,
+                 facing: str | None = None, **words):
+        if said is None:
+            said = Announcement(**{"kind": "expression", **words})
+        elif words:
+            raise TypeError(f"Decision: give the announcement or its words, not both ({', '.join(words)})")
+        self.spoken, self.said, self.time, self.code = spoken, said, time, code
+        self.label, self.distance, self.confidence, self.facing = label, distance, confidence, facing
 
     @property
     def announcement(self) -> Announcement | None:
-        if not self.spoken:
-            return None
-        return Announcement(text=self.text, track_id=self.track_id, reason=self.reason, kind=self.kind,
-                            earcon=self.earcon, position=self.position, line=self.line)
+        """What the speech stage plays: the announcement when spoken, else None."""
+        return self.said if self.spoken else None
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        del d["line"]  # the --json record has the text and its parts
+        """The --json record: the text and its parts (not the text line)."""
+        d = {k: getattr(self, k) for k in RECORD}
         d["time"] = round(self.time, 3)
         if self.confidence is not None:
             d["confidence"] = round(float(self.confidence), 3)
         return d
+
+
+def _said(name: str) -> property:
+    return property(lambda self: getattr(self.said, name), lambda self, v: setattr(self.said, name, v),
+                    doc=f"The announcement's {name}.")
+
+
+for _name in SAID:
+    setattr(Decision, _name, _said(_name))

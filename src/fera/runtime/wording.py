@@ -25,8 +25,28 @@ STATUS_TEXT = {
     "edge_left": "face at the left edge",
     "edge_right": "face at the right edge",
 }
+#: What each verbosity says, 0 to 3 (``--verbosity``, the v key, the web page's Detail, its WebSocket command);
+#: ``fera.runtime.announce.AnnounceConfig.verbosity`` is the default.
+VERBOSITY = ("earcons only", "terse", "default", "adds distance and confidence")
+#: The text lines of the terminal's keys (``fera.runtime.keys``) and of a camera that is gone.
+PAUSED, RESUMED, MUTED, UNMUTED = "paused", "resumed", "muted", "sound on"
+SOURCE_LOST = "camera disconnected"
 ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
 PLACES = ("far left", "left", "ahead", "right", "far right")
+
+
+def check_verbosity(verbosity) -> int:
+    """``verbosity`` when it is one of ``VERBOSITY``'s levels; else ValueError, with the levels named."""
+    levels = range(len(VERBOSITY))
+    if type(verbosity) is not int or verbosity not in levels:
+        names = ", ".join(map(str, levels[:-1])) + f" or {levels[-1]}"
+        raise ValueError(f"verbosity must be {names} (got {str(verbosity)[:20]})")
+    return verbosity
+
+
+def verbosity_text(verbosity: int) -> str:
+    """The line after the v key: "verbosity 3"."""
+    return f"verbosity {verbosity}"
 
 
 # ---- one measure each ---------------------------------------------------------------------------------

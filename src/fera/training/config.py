@@ -102,6 +102,20 @@ class TrainConfig:
     process_id: int | None = None  # config.json keeps it null: each launch gives its own
 
 
+def coordinator_address(text: str) -> str:
+    """``text`` when it is HOST:PORT of process 0's coordinator (--coordinator, $FERA_COORDINATOR); else ValueError."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c.isspace() for c in text):
+        raise ValueError(f"expected HOST:PORT, e.g. 10.0.0.1:1234 (got {text!r})")
+    return text
+
+
+# The fields of a run's settings that do not change what is learned: where the data, cache and artifacts are,
+# whether it resumes or overwrites, how it is shown, and where its processes meet.
+BOOKKEEPING = {"data": ("data_root", "cache_dir", "use_cache"), "augment": (), "model": ("name",),
+               "train": ("out_dir", "resume", "overwrite", "verbose", "coordinator", "num_processes", "process_id")}
+
+
 @dataclass
 class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
@@ -111,6 +125,15 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def hyperparameters(self) -> dict:
+        """The settings that shape what is learned, flat (data, then model, then training settings; augmentation as
+        one record), made from ``to_dict``: every field but the run's bookkeeping (``BOOKKEEPING``: where files
+        are, how the run is shown and launched; the model's name is metrics.json's ``model``). metrics.json keeps
+        them as ``hyperparameters``; config.json is the whole record."""
+        d = self.to_dict()
+        flat = {k: v for part in ("data", "model", "train") for k, v in d[part].items() if k not in BOOKKEEPING[part]}
+        return {**flat, "augment": d["augment"]}
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":

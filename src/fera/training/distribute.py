@@ -27,7 +27,6 @@ hosts, with Keras 3's distribution API (``keras.distribution.DataParallel``) on 
 """
 from __future__ import annotations
 
-import argparse
 import atexit
 import contextlib
 import os
@@ -39,7 +38,7 @@ from pathlib import Path
 import keras
 
 from fera.errors import FeraError, first_line
-from fera.options import coordinator_address
+from fera.training.config import coordinator_address
 
 # where each launch setting comes from when its option is not given (then JAX's own detection)
 ENV = {"coordinator": "FERA_COORDINATOR", "num_processes": "FERA_NUM_PROCESSES", "process_id": "FERA_PROCESS_ID"}
@@ -142,7 +141,7 @@ def _launch_setting(t, name: str, cast):
         text = os.environ[ENV[name]].strip()
         try:
             value = cast(text)
-        except (ValueError, argparse.ArgumentTypeError):
+        except ValueError:
             raise FeraError(f"${ENV[name]} must be {'HOST:PORT' if name == 'coordinator' else 'a whole number'} "
                             f"(got {text!r})") from None
     return value

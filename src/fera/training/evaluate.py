@@ -8,7 +8,7 @@ import numpy as np
 
 from fera.errors import FeraError
 from fera.fileio import write_json
-from fera.inference import Predictor, calibrate
+from fera.inference import BATCH_SIZE, Predictor, calibrate
 from fera.training.config import DataConfig
 from fera.training.data import Dataset, Split, load_eval_data
 from fera.training.modelio import load_predictor
@@ -101,7 +101,7 @@ class Evaluation:
     metrics: dict | None = None  # metrics.json, once written
 
 
-def evaluation(model_ref: str, data_root: str | None, prefer=("test", "val"), batch_size: int = 256,
+def evaluation(model_ref: str, data_root: str | None, prefer=("test", "val"), batch_size: int = BATCH_SIZE,
                log=print) -> Evaluation:
     """Load the model and the held-out data once, predict once (raw and calibrated), score."""
     predictor, described = load_predictor(model_ref, batch_size)
@@ -114,7 +114,8 @@ def evaluation(model_ref: str, data_root: str | None, prefer=("test", "val"), ba
     return Evaluation(predictor, described, meta, x, y, ds, split, raw, probs, score(probs, y, meta["class_names"]))
 
 
-def evaluate_model(model_ref: str, data_root: str, out_dir: str, batch_size: int = 256, log=print) -> Evaluation:
+def evaluate_model(model_ref: str, data_root: str, out_dir: str, batch_size: int = BATCH_SIZE,
+                   log=print) -> Evaluation:
     """`fera evaluate`: score a model on held-out data and write metrics.json and the artifacts (the returned
     ``Evaluation`` holds them in ``metrics``).
 

@@ -5,7 +5,6 @@ does), draws the overlays and names the region the model looked at, for readers 
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,21 +119,24 @@ def explain_faces(model, meta: dict, faces: list[np.ndarray], class_name: str | 
     return cams, probs, idx
 
 
-def find_faces(image: np.ndarray, whole: bool = False, detector=None, keypoints: bool = False):
-    """Face crops and their boxes in a photo (the assistant's detector, tiles and crop), left to right; a
-    small image (a face crop already, like FER's) or ``whole`` is one crop as it is. ``detector``: a loaded
-    one to reuse (default: BlazeFace full range, loaded now). ``keypoints``: also each face's six points
-    as fractions of its crop (``FER_LAYOUT`` for a crop taken as it is)."""
-    from fera.runtime.classify import ClassifyConfig, square_crop, square_geometry
-    from fera.runtime.detect import BlazeFaceDetector, detect_tiled
+def find_faces(image: np.ndarray, whole: bool = False, detector=None, keypoints: bool = False, settings=None):
+    """Face crops and their boxes in a photo (the assistant's photo search and crop, by the runtime's ``settings``:
+    ``fera.runtime.settings.Settings``, default its defaults), left to right; a small image (a face crop already,
+    like FER's) or ``whole`` is one crop as it is. ``detector``: a loaded one to reuse (default: the settings',
+    loaded now). ``keypoints``: also each face's six points as fractions of its crop (``FER_LAYOUT`` for a crop
+    taken as it is)."""
+    from fera.runtime.classify import square_crop, square_geometry
+    from fera.runtime.search import Search
+    from fera.runtime.settings import Settings, build_detector
     from fera.runtime.wording import left_to_right
 
     h, w = image.shape[:2]
     if whole or max(h, w) <= CROP_AS_IS_MAX:
         return ([image], [None], [FER_LAYOUT]) if keypoints else ([image], [None])
-    margin = ClassifyConfig().margin
-    found = left_to_right(detect_tiled(detector or BlazeFaceDetector("full"), image))
-    boxes = [d.box.clip(w, h) for d in found]
+    s = settings or Settings()
+    margin = s.classify.margin
+    found = left_to_right(Search(detector or build_detector(s.detect), s.detect).photo(image))
+    boxes = [d.clip(w, h) for d in found]
     crops, points = [square_crop(image, b, margin) for b in boxes], []
     for b, d in zip(boxes, found):  # keypoints as fractions of each face's crop
         x0, y0, side = square_geometry(b, margin)
@@ -185,29 +187,3 @@ def explain_image(model_ref: str, image_path: str, out: str | None = None, class
         results.append(Explained(None if box is None else box.to_dict(), position(box, image), label, round(float(p[k]), 4),
                                  names[int(np.argmax(p))], heat_words(cam, kps), str(path)))
     return results
-
-
-def add_arguments(p) -> None:
-    p.add_argument("--model", required=True, help="a shipped model name (see `fera models`), a .keras/.h5 file or "
-                   "a run folder (Grad-CAM needs the Keras model, not an .onnx)")
-    p.add_argument("--image", required=True, help="a photo (every face found is explained) or a face crop (an image of at "
-                   f"most {CROP_AS_IS_MAX} px, used as it is)")
-    p.add_argument("--out", help="the overlay PNG to write (several faces: _face1, _face2 ... are added; "
-                   "default: IMAGE_gradcam.png here)")
-    p.add_argument("--class", dest="class_name", help="explain this class instead of the predicted one")
-    p.add_argument("--whole", action="store_true", help="take the whole image as one face crop, without detection")
-    p.add_argument("--json", action="store_true", help="one JSON object per face")
-
-
-def cmd_explain(args) -> int:
-    """Grad-CAM: a heatmap of where the model looked, for each face in a photo, with words for where it is."""
-    if str(args.model).endswith(".onnx"):
-        raise FeraError("Grad-CAM needs gradients: give a shipped name, a .keras/.h5 file or a run folder, not .onnx")
-    for i, r in enumerate(explain_image(args.model, args.image, args.out, args.class_name, args.whole), start=1):
-        if args.json:
-            print(json.dumps(r.__dict__))
-        else:
-            where = f" ({r.position})" if r.position else ""
-            also = "" if r.label == r.predicted else f"; the model's top class is {r.predicted}"
-            print(f"face {i}{where}: {r.label} {r.probability:.0%}{also}; the heat is on {r.heat}; wrote {r.file}")
-    return 0

@@ -128,7 +128,7 @@ def export_int8(fp32_path: Path, out: Path, calib_x: np.ndarray, check_x: np.nda
                             calibrate_method=method,
                             extra_options={"ActivationSymmetric": False, "WeightSymmetric": True,
                                            "CalibPercentile": 99.999})
-            m = onnx.load(str(q))
+            m = drop_int32_zero_points(onnx.load(str(q)))
             meta = {**fp32.meta, "quantization": f"int8 static QDQ, per-channel weights, {method.name} ranges"}
             meta.pop("weights_storage", None)
             del m.metadata_props[:]
@@ -151,6 +151,27 @@ def export_int8(fp32_path: Path, out: Path, calib_x: np.ndarray, check_x: np.nda
     best = max(c["accuracy_int8"] for c in checks)
     raise Int8Refused(f"int8 model reaches at most {best:.2%} accuracy on {len(check_x)} images against fp32's "
                       f"{acc32:.2%} (more than {INT8_MAX_ACCURACY_LOSS:.1%} lost); {out.name} not written", checks)
+
+
+def drop_int32_zero_points(m):
+    """The bias DequantizeLinear nodes (int32, zero point 0) without their zero-point input: the same numbers, and
+    what onnxruntime-web's WebGPU kernel requires ("in the case of dequantizing int32 there is no zero point")."""
+    from onnx import TensorProto, numpy_helper
+
+    inits = {i.name: i for i in m.graph.initializer}
+    dropped = set()
+    for n in m.graph.node:
+        if n.op_type != "DequantizeLinear" or len(n.input) < 3:
+            continue
+        x, zp = inits.get(n.input[0]), inits.get(n.input[2])
+        if x is not None and zp is not None and x.data_type == TensorProto.INT32 and not numpy_helper.to_array(zp).any():
+            dropped.add(n.input[2])
+            del n.input[2]
+    used = {i for n in m.graph.node for i in n.input}
+    keep = [i for i in m.graph.initializer if i.name not in dropped or i.name in used]
+    del m.graph.initializer[:]
+    m.graph.initializer.extend(keep)
+    return m
 
 
 def _keep(src: Path, dst: Path) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 
 from fera.errors import FeraError, first_line
 from fera.fileio import atomic_path
-from fera.inference import Predicting
+from fera.inference import BATCH_SIZE, Predicting
 
 META_FILE = "fera.json"  # inside .keras
 META_ATTR = "fera"  # on the .h5 root group
@@ -118,7 +118,9 @@ def resolve_model_path(ref: str | Path) -> Path:
                 return p / name
         raise FeraError(f"no best_model.keras or best_model.h5 in {p}")
     if not p.is_file():
-        raise FeraError(f"model not found: {ref}")
+        from fera import shipped
+
+        raise shipped.not_found(str(ref), "a .keras/.h5 file or a run folder")
     return p
 
 
@@ -152,7 +154,7 @@ class KerasPredictor(Predicting):
 
     model: object
     meta: dict
-    batch_size: int = 256
+    batch_size: int = BATCH_SIZE
 
     def raw(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         if len(x) == 0:
@@ -200,7 +202,7 @@ def load_keras(ref: str | Path):
     return load_model(p)
 
 
-def load_predictor(ref: str, batch_size: int = 256):
+def load_predictor(ref: str, batch_size: int = BATCH_SIZE):
     """(Predictor, description) for a shipped name or an .onnx file (ONNX Runtime), or a Keras model file or run
     folder (Keras); ``batch_size``: faces per network call."""
     from fera import shipped

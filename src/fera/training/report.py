@@ -184,36 +184,14 @@ def to_pdf(html: Path) -> Path:
     exe = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
     if exe is None:
         raise FeraError(f"no PDF converter: install Chromium (apt-get install chromium); the HTML report is {html}")
+    from fera.fileio import atomic_path
+
     pdf = html.with_suffix(".pdf")
-    tmp = pdf.with_name(f".{pdf.name}.tmp")
-    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
-           f"--print-to-pdf={tmp}", html.resolve().as_uri()]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    if done.returncode != 0 or not tmp.is_file():
-        raise FeraError(f"Chromium could not print {html} to PDF: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
-    tmp.replace(pdf)
+    with atomic_path(pdf) as tmp:  # Chromium writes it; it replaces pdf only when printed in full
+        cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+               f"--print-to-pdf={tmp}", html.resolve().as_uri()]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
+            raise FeraError(f"Chromium could not print {html} to PDF: "
+                            f"{(done.stderr.strip().splitlines() or ['?'])[-1]}")
     return pdf
-
-
-def add_arguments(p) -> None:
-    p.add_argument("run", help="a training run folder, or the --out_dir of `fera evaluate`")
-    p.add_argument("--out", help="the HTML file to write (default: RUN/report.html)")
-    p.add_argument("--data_root", help="the data to evaluate on (default: the one the run or evaluation used)")
-    p.add_argument("--pdf", action="store_true", help="also write a PDF beside it (needs Chromium)")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-
-
-def cmd_report(args) -> int:
-    """Write one self-contained, screen-reader-friendly HTML report of a training run or an evaluation."""
-    import sys
-
-    src = source_of(args.run)
-    out = args.out or str(src["dir"] / "report.html")
-    rep = write_report(src, out, args.data_root, args.pdf, log=lambda m: print(m, file=sys.stderr, flush=True))
-    if args.json:
-        print(json.dumps(rep))
-    else:
-        also = f" and {rep['pdf']}" if "pdf" in rep else ""
-        print(f"wrote {rep['html']}{also}: {rep['split']} accuracy {rep['accuracy']:.4f}, macro-F1 "
-              f"{rep['macro_f1']:.4f}, ECE {rep['ece']:.4f} on {rep['num_images']} images")
-    return 0

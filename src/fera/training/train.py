@@ -184,14 +184,42 @@ def write_history_csv(path: Path, history: list[dict]) -> None:
     write_text(path, buf.getvalue())
 
 
+RESUMABLE = ("config.json", "checkpoints/state.json", "checkpoints/last.weights.h5")  # what a resume needs
+
+
+def check_resumable(out_dir) -> Path:
+    """``out_dir`` as a Path when it holds a run to resume (``RESUMABLE``); else the one error saying what is
+    missing. The rule of every resume (``resume_config`` and ``train``)."""
+    if not out_dir:
+        raise FeraError("--resume needs --out_dir")
+    out = Path(out_dir)
+    missing = [name for name in RESUMABLE if not (out / name).is_file()]
+    if missing:
+        raise FeraError(f"nothing to resume in {out}: no {' or '.join(missing)} from an earlier run")
+    return out
+
+
+def resume_config(out_dir, epochs: int | None = None, verbose: int | None = None, **launch) -> RunConfig:
+    """The settings of the run in ``out_dir`` (its config.json), to resume: the one setting a resumed run may
+    change is how long it trains (``epochs``); ``verbose`` and the ``launch`` settings (coordinator,
+    num_processes, process_id: where this launch's processes meet) are this launch's when given."""
+    out = check_resumable(out_dir)
+    d = read_json(out / "config.json")
+    d.pop("backend", None)
+    cfg = RunConfig.from_dict(d)
+    cfg.train.resume = True
+    cfg.train.out_dir = str(out_dir)  # the folder may have been moved since
+    for name, value in {"epochs": epochs, "verbose": verbose, **launch}.items():
+        if value is not None:
+            setattr(cfg.train, name, value)
+    return cfg
+
+
 def prepare_out_dir(cfg: RunConfig) -> dict | None:
     """Check ``out_dir`` for a fresh run or a resume; return the saved state when resuming."""
     out = Path(cfg.train.out_dir)
-    state_file = out / "checkpoints" / "state.json"
     if cfg.train.resume:
-        if not state_file.is_file() or not (out / "checkpoints" / "last.weights.h5").is_file():
-            raise FeraError(f"nothing to resume in {out}: no checkpoints/state.json from an earlier run")
-        return read_json(state_file)
+        return read_json(check_resumable(out) / "checkpoints" / "state.json")
     if out.is_file():
         raise FeraError(f"--out_dir {out} is a file")
     if out.is_dir() and any(out.iterdir()) and not cfg.train.overwrite:
@@ -308,15 +336,8 @@ def finalize(out: Path, ds: Dataset, cfg: RunConfig, state: dict, session_second
         "evaluated_on": eval_split,
         "macro_f1": results[eval_split]["macro_f1"],
         "per_class": results[eval_split]["per_class"],
-        "hyperparameters": {"epochs": cfg.train.epochs, "img_size": list(cfg.data.img_size),
-                            "batch_size": cfg.data.batch_size, "lr": cfg.train.lr,
-                            "warmup_epochs": cfg.train.warmup_epochs, "schedule": cfg.train.schedule,
-                            "optimizer": cfg.train.optimizer, "labels": cfg.data.labels,
-                            "contempt": cfg.data.contempt,
-                            "label_smoothing": cfg.train.label_smoothing, "class_weight": cfg.train.class_weight,
-                            "l2": cfg.model.l2, "dropout": cfg.model.dropout,
-                            "block_dropout": cfg.model.block_dropout, "seed": cfg.data.seed, "precision": cfg.train.precision,
-                            "augment": vars(cfg.augment)},
+        "config": "config.json",  # the record of the run's settings, beside this file
+        "hyperparameters": cfg.hyperparameters(),  # the settings that shape what is learned, from config.json's
         "backend": keras.backend.backend(),
         "distribution": state.get("distribution", {"distributed": False, "devices": 1, "processes": 1}),
         "versions": _versions(),

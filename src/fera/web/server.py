@@ -22,14 +22,15 @@ import functools
 import io
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from fera.errors import FeraError, missing_package
 from fera.images import MAX_PIXELS, ImageRefused, read_rgb
+from fera.runtime.classify import ClassifyConfig
+from fera.runtime.settings import Settings
 from fera.runtime.wording import status_text
-from fera.web.guard import LOOPBACK
 from fera.web.upload import Refused, read_form
 
 # the page's own policy (its <meta> holds the same, for static hosts) and frame-ancestors, which only a header sets;
@@ -45,10 +46,11 @@ class ServeConfig:
     port: int = 8000  # requests must be for this port (0: whatever port the server listens on)
     allowed_hosts: tuple[str, ...] = ()  # host names besides loopback that requests may be for (--allow_remote)
     photo_model: str | None = None  # a shipped name or .onnx for photos (default: the most accurate shipped)
-    live_model: str = "fast"  # ... for the live camera, and the model of the page (which runs it in the browser)
+    live_model: str = ClassifyConfig.model  # ... for the live camera, and the model of the page (it runs in the browser)
     max_upload_bytes: int = 10 * 2**20  # uploads above this are refused with 413
     max_pixels: int = MAX_PIXELS  # images above this many pixels are refused from their header (decompression bombs)
     max_frame_bytes: int = 2 * 2**20  # one live frame, at most
+    runtime: Settings = field(default_factory=Settings)  # the assistant's settings (its classify.model: see above)
 
 
 STATUS = {"empty": 400, "not_image": 415, "too_large": 413, "damaged": 415}  # fera.images.ImageRefused kinds
@@ -70,33 +72,37 @@ class Models:
 
     @property
     def photo_model(self) -> str:
-        from fera import shipped
+        from fera.runtime.settings import model_for
 
-        return self.cfg.photo_model or shipped.most_accurate()
+        return self.cfg.photo_model or model_for(still=True)
 
     def detector(self):
-        from fera.runtime.detect import BlazeFaceDetector
+        from fera.runtime.settings import build_detector
 
         if self._detector is None:
-            self._detector = BlazeFaceDetector("full")
+            self._detector = build_detector(self.cfg.runtime.detect)
         return self._detector
 
-    def live_classifier(self):
-        from fera.runtime.classify import Classifier, ClassifyConfig
+    def _classifier(self, model: str):
+        from fera.runtime.settings import build_classifier
 
+        return build_classifier(replace(self.cfg.runtime.classify, model=model))
+
+    def live_classifier(self):
         if self._live is None:
-            self._live = Classifier(ClassifyConfig(model=self.cfg.live_model))
+            self._live = self._classifier(self.cfg.live_model)
         return self._live
 
     def assistant(self, live: bool):
-        from fera.runtime.classify import Classifier, ClassifyConfig
+        """A fresh assistant (tracker, smoother, announcer) per live connection; one for every photo. Both share the
+        loaded detector and classifiers."""
         from fera.runtime.pipeline import Assistant
 
-        if live:  # a fresh tracker, smoother and announcer per connection
-            return Assistant(self.detector(), self.live_classifier())
+        if live:
+            return Assistant.create(self.cfg.runtime, detector=self.detector(), classifier=self.live_classifier())
         if self._photo is None:
-            self._photo = Assistant(self.detector(), Classifier(ClassifyConfig(model=self.photo_model)),
-                                    tiled_photos=True)
+            self._photo = Assistant.create(self.cfg.runtime, detector=self.detector(),
+                                           classifier=self._classifier(self.photo_model))
         return self._photo
 
     def keras(self):
@@ -325,49 +331,30 @@ def announce(d) -> dict:
             "position": d.position, "earcon": d.earcon}
 
 
-def add_arguments(p) -> None:
-    from fera.argtypes import PORT
-
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this computer only)")
-    p.add_argument("--port", type=PORT, default=8000, help="port, 1-65535 (default 8000)")
-    p.add_argument("--allow_remote", nargs="*", metavar="NAME",
-                   help="allow a --host other than loopback (anyone on that network can then use the page); "
-                        "NAME: other host names or addresses the browsers will use for this computer")
-    p.add_argument("--model", help="model for photos (default: the most accurate shipped one); live uses fast")
-
-
 WILDCARDS = ("0.0.0.0", "::", "")
 
 
-def cmd_serve(args) -> int:
-    """Serve the assistant's accessible web page on this computer (photo upload and live camera)."""
+def serve(cfg: ServeConfig) -> int:
+    """Serve ``create_app(cfg)`` on ``cfg.host``:``cfg.port`` until Ctrl-C; "serving on" is printed once the socket
+    listens (a connection made from then on waits until the server takes it)."""
+    import os
+    import socket
     import sys
 
-    remote = args.allow_remote is not None
-    if args.host not in LOOPBACK and not remote:
-        raise FeraError(f"--host {args.host} would let other computers use fera; add --allow_remote to mean it")
-    hosts = tuple(args.allow_remote or ()) + (() if args.host in LOOPBACK + WILDCARDS else (args.host,))
-    if args.host not in LOOPBACK:
-        print(f"fera: warning: listening on {args.host}: other computers on that network can reach this page"
-              + (f" as {', '.join(hosts)}" if hosts else "; name the address they use with --allow_remote NAME, "
-                 "until then only requests for 127.0.0.1 are answered"), file=sys.stderr)
     try:
         import uvicorn
     except ImportError:
         raise FeraError("fera serve needs uvicorn and fastapi: pip install fastapi uvicorn python-multipart") from None
-    import os
-    import socket
-
-    app = create_app(ServeConfig(host=args.host, port=args.port, photo_model=args.model, allowed_hosts=hosts))
+    app = create_app(cfg)
     try:  # the socket is fera's: a clear line when it cannot be had, and "serving on" is true when printed
-        sock = socket.create_server((args.host, args.port), family=socket.AF_INET6 if ":" in args.host
+        sock = socket.create_server((cfg.host, cfg.port), family=socket.AF_INET6 if ":" in cfg.host
                                     else socket.AF_INET, backlog=128)
     except OSError as e:
         why = os.strerror(e.errno).lower() if e.errno else str(e)
-        raise FeraError(f"cannot listen on {args.host}:{args.port}: {why} (choose another --port)") from None
+        raise FeraError(f"cannot listen on {cfg.host}:{cfg.port}: {why} (choose another --port)") from None
     from fera.web.guard import host_name
 
-    page = f"http://{'127.0.0.1' if args.host in WILDCARDS else host_name(args.host)}:{args.port}/"
+    page = f"http://{'127.0.0.1' if cfg.host in WILDCARDS else host_name(cfg.host)}:{cfg.port}/"
     with sock:  # connections made from now on wait in the backlog until the server takes them
         print(f"fera: serving on {page} (Ctrl-C stops)", file=sys.stderr, flush=True)
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws_max_size=4 * 2**20))

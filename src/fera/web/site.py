@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fera.errors import FeraError
+from fera.runtime.classify import ClassifyConfig
+from fera.runtime.detect import DetectConfig
 
 STATIC = Path(__file__).resolve().parent / "static"
 REPO_GUESS = Path(__file__).resolve().parents[3]  # the source checkout, when fera runs from one
@@ -36,9 +38,9 @@ TYPES = {".html": "text/html; charset=utf-8", ".mjs": "text/javascript; charset=
 
 @dataclass(frozen=True)
 class SiteConfig:
-    model: str = "fast"  # the classifier: a shipped name or an .onnx file
+    model: str = ClassifyConfig.model  # the classifier: a shipped name or an .onnx file (default: the live model)
     int8: bool | None = None  # the shipped int8 file: None = when the model ships one, False = never
-    detector: str = "full"  # BlazeFace "full" or "short" range
+    detector: str = DetectConfig.model  # BlazeFace "full" or "short" range
     webgpu: bool = True  # also ship the WebGPU build of the runtime (fetched only by browsers with WebGPU)
     ort_dir: str | None = None  # onnxruntime-web's dist/ folder (default: node_modules, or $FERA_ORT_DIR)
     require_runtime: bool = True  # False: a site without the runtime is still made (its page says what is missing)
@@ -226,61 +228,7 @@ def describe_size(site: Site) -> str:
     return text
 
 
-# ---- fera web build -------------------------------------------------------------------------------------------
+if __name__ == "__main__":  # ``python -m fera.web.site build DIR``: the same as ``fera web build DIR``
+    from fera.cli import main
 
-def add_arguments(p) -> None:
-    from fera.argtypes import add_command
-
-    sub = p.add_subparsers(dest="web_command", metavar="ACTION", required=True)
-    add_command(sub, "build", cmd_build, _build_arguments, examples=[
-        ("fera web build site/", "the page, its runtime and the shipped models; serve site/ from any static host"),
-        ("fera web build site/ --model vgg13 --no_webgpu", "another model; WebAssembly only")])
-
-
-def _build_arguments(b) -> None:
-    b.add_argument("dir", metavar="DIR", help="the folder to write (new or empty; --overwrite replaces it)")
-    b.add_argument("--model", default="fast", help="shipped model name or .onnx file for the page (default fast)")
-    b.add_argument("--no_int8", action="store_true", help="the fp32 file even when the model ships an int8 one")
-    b.add_argument("--detector", choices=("full", "short"), default="full", help="BlazeFace range (default full)")
-    b.add_argument("--no_webgpu", action="store_true", help="leave out the WebGPU runtime (WebAssembly only)")
-    b.add_argument("--ort", metavar="DIR", help="onnxruntime-web's dist/ folder (default: node_modules)")
-    b.add_argument("--overwrite", action="store_true", help="replace DIR if it is not empty")
-
-
-def cmd_web(args) -> int:
-    """Build the page as a static site: `fera web build DIR`."""
-    return cmd_build(args)  # the one action (argparse gives ``build``'s own func when it is named)
-
-
-def cmd_build(args) -> int:
-    """Write the page as a static site into DIR (any static host serves it).
-
-    Writes fera's page, its runtime (onnxruntime-web) and its models as a static site into DIR: the assistant
-    runs in the browser, offline after the first load, and no frame leaves the device."""
-    site = make_site(SiteConfig(model=args.model, int8=False if args.no_int8 else None, detector=args.detector,
-                                webgpu=not args.no_webgpu, ort_dir=args.ort))
-    out = site.build(args.dir, overwrite=args.overwrite)
-    print(f"fera: wrote the site to {out} ({len(site.files)} files, version {site.version})")
-    print(f"fera: {describe_size(site)}")
-    print(f"fera: try it with `python -m http.server -d {out} 8000` and open http://127.0.0.1:8000/ "
-          "(a phone needs HTTPS: see README.md, fera on a phone)")
-    return 0
-
-
-def main(argv=None) -> int:
-    """``python -m fera.web.site build DIR``: the same as ``fera web build DIR``."""
-    import argparse
-
-    from fera.errors import FeraError as _Error
-
-    p = argparse.ArgumentParser(prog="fera web", description=__doc__.split("\n\n")[0])
-    add_arguments(p)
-    try:
-        return cmd_web(p.parse_args(argv))
-    except _Error as e:
-        print(f"fera: error: {e}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["web", *sys.argv[1:]]))

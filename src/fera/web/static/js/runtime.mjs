@@ -45,7 +45,12 @@ export async function loadModels(site, { prefer = "auto", progress = null } = {}
   const { ort, backend } = await loadOrt(site, prefer);
   const [detBytes, clfBytes] = await Promise.all([bytesOf(site.detector.file, progress), bytesOf(site.classifier.file, progress)]);
   const meta = feraMeta(clfBytes);
-  const [det, clf] = await Promise.all([session(ort, detBytes, backend), session(ort, clfBytes, backend)]);
+  // an int8 classifier runs on WebAssembly even where the detector has WebGPU: onnxruntime-web's WebGPU kernels
+  // give a uniform 1/7 for fera's per-channel int8 QDQ model (checked with Chromium's SwiftShader WebGPU), and a
+  // network of 17M multiply-adds gains nothing from a GPU
+  const clfBackend = site.classifier.int8 ? "wasm" : backend;
+  const det = await session(ort, detBytes, backend);  // one after the other: onnxruntime-web sets up its
+  const clf = await session(ort, clfBytes, clfBackend);  // WebAssembly once, and two first sessions at once race
   const size = site.detector.input_size, [h, w] = meta.input_size;
   let names = null;
   const detector = new BlazeFace(async (tensor) => {
@@ -60,5 +65,5 @@ export async function loadModels(site, { prefer = "auto", progress = null } = {}
     const out = await clf.run({ [clf.inputNames[0]]: new ort.Tensor("float32", x, [n, h, w, 1]) });
     return out[clf.outputNames[0]].data;
   }, meta);
-  return { detector, classifier, backend, meta };
+  return { detector, classifier, backend, classifierBackend: clfBackend, meta };
 }

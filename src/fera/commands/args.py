@@ -1,4 +1,5 @@
-"""Command-line values with their ranges, and a parser whose errors are one line like every fera error.
+"""How a command is declared (``add_command``), its options bound to settings dataclasses (``add_option``,
+``fill``), command-line values with their ranges, and a parser whose errors are one line like every fera error.
 
 ``--port 99999``, ``--max_frames -1`` or ``--batch_size 0`` stop at parsing with
 ``fera: error: argument --port: must be from 1 to 65535 (got 99999); see `fera serve -h```, exit code 2.
@@ -77,6 +78,25 @@ def add_option(p, flag: str, setting=None, help: str = "", **kw):
     action = p.add_argument(flag, help=help.replace("{default}", shown(value)), **kw)
     action.setting = setting
     return action
+
+
+def fill(cls, args, skip=(), **renames):
+    """The settings dataclass ``cls`` from the options the user gave (``renames``: field -> option dest, e.g.
+    ``model="detector"``; ``skip``: fields no option sets); a field whose option was not given (None) keeps its
+    default."""
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        v = getattr(args, renames.get(f.name, f.name), None)
+        if v is not None:
+            values[f.name] = v
+    return cls(**values)
+
+
+def log(msg: str) -> None:
+    """A command's progress and notices: one line on stderr."""
+    print(msg, file=sys.stderr, flush=True)
 
 
 def bind_default(p, dest: str, cls=None, name: str = "") -> None:

@@ -1,13 +1,114 @@
-"""The command line of `fera data get|convert|verify` (beside `fera data --data_root X`, the smoke test)."""
+"""`fera data`: the smoke test of a dataset, and `fera data get|convert|verify` (``fera.datasets``); the data
+options, which `fera train` shares."""
 from __future__ import annotations
 
 import argparse
 import json
-import sys
+import time
 
-from fera.argtypes import POSITIVE, add_command, add_option
+from fera.commands.args import NON_NEGATIVE, COUNT, POSITIVE, add_command, add_option, fill, float_in, log
+from fera.datasets.download import TIMEOUT_S
 from fera.datasets.fer2013 import EXPECTATIONS
+from fera.datasets.ferplus import SCHEMES
 from fera.errors import FeraError
+from fera.training.config import DataConfig
+
+EXAMPLES = [("fera data get --to data/fer2013", "download FER-2013 (see `fera data get -h`)"),
+            ("fera data --data_root data/fer2013", "counts, class weights, skipped files, one batch"),
+            ("fera data --data_root fer2013.csv --json", "the same for the CSV, as JSON")]
+
+
+def image_size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.replace("x", ",").split(","))
+        if h < 8 or w < 8:
+            raise ValueError
+        return h, w
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HEIGHT,WIDTH of at least 8,8, e.g. 48,48 (got {text!r})") from None
+
+
+def data_options(p) -> None:
+    """Options of the commands that load a dataset to train on (`fera data`, `fera train`), defined once."""
+    g = p.add_argument_group("data")
+    g.add_argument("--data_root", help="FER-style root (train/, optional val/ and test/) or a FER-2013 CSV")
+    add_option(g, "--img_size", (DataConfig, "img_size"), type=image_size,
+               help="HEIGHT,WIDTH images are converted to (default {default})")
+    add_option(g, "--batch_size", (DataConfig, "batch_size"), type=COUNT, help="images per batch (default {default})")
+    add_option(g, "--val_split", (DataConfig, "val_split"), type=float_in(0, 1, open_lo=True, open_hi=True),
+               help="share of train/ held out when there is no val/ (default {default})")
+    add_option(g, "--seed", (DataConfig, "seed"), type=NON_NEGATIVE,
+               help="seed for the split, shuffling and augmentation (default {default})")
+    add_option(g, "--labels", (DataConfig, "labels"), choices=SCHEMES,
+               help="FER+ data: training targets from the 10 votes per face, the paper's schemes: majority, "
+               "probability (a class drawn from the votes), crossentropy (the vote distribution) or multi_target; "
+               "val and test use majority (default {default})")
+    g.add_argument("--contempt", action="store_true", default=None,
+                   help="FER+ data: keep contempt as an 8th class (default: FER-2013's 7 classes)")
+    g.add_argument("--cache_dir", help="decoded-data cache folder (default: $FERA_CACHE_DIR or ~/.cache/fera)")
+    g.add_argument("--no_cache", action="store_true", help="neither read nor write the decoded-data cache")
+    g.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def add_arguments(p) -> None:
+    data_options(p)
+    add_subcommands(p)  # fera data get|convert|verify
+
+
+def data_config(args) -> DataConfig:
+    """The data settings the options give (``fera.training.config.DataConfig``); --data_root is required."""
+    cfg = fill(DataConfig, args)
+    cfg.use_cache = not args.no_cache
+    if not cfg.data_root:
+        raise FeraError("--data_root is required")
+    return cfg
+
+
+def run(args) -> int:
+    """Smoke-test a dataset (counts, class weights, skipped files, one batch), or get, convert and verify FER-2013."""
+    from fera.training.config import AugmentConfig
+    from fera.training.data import class_weights, load_dataset
+
+    cfg = data_config(args)
+    ds = load_dataset(cfg, log=log)
+    from fera.training.augment import Batches  # Keras: only once the data are known to be there
+
+    tr = ds.splits["train"]
+    weights = class_weights(tr.y, ds.num_classes, tr.soft)  # from the votes on FER+ data
+    t0 = time.perf_counter()
+    xb, yb, _ = Batches(tr.x, tr.y, ds.num_classes, cfg.batch_size, seed=cfg.seed, shuffle=True,
+                        augment_cfg=AugmentConfig(), class_weight=weights, targets=tr.soft, labels=ds.labels)[0]
+    batch_ms = (time.perf_counter() - t0) * 1000
+    report = {
+        "data_root": ds.source, "classes": ds.class_names, "counts": ds.counts(),
+        "val_from_train": ds.val_from_train, "labels": ds.labels, "left_out_by_label_rules": ds.dropped,
+        "class_weights": {n: round(weights[i], 4) for i, n in enumerate(ds.class_names)},
+        "skipped": {"count": len(ds.skipped), "examples": [f"{p}: {r}" for p, r in ds.skipped[:5]]},
+        "batch": {"x_shape": list(xb.shape), "y_shape": list(yb.shape), "x_min": float(xb.min()),
+                  "x_max": float(xb.max()), "dtype": str(xb.dtype), "ms": round(batch_ms, 1)},
+        "load_seconds": round(ds.load_seconds, 2), "from_cache": ds.from_cache,
+    }
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    counts = ds.counts()
+    width = max(len(c) for c in ds.class_names + ["class"])
+    print(f"dataset {ds.source}: {ds.num_classes} classes, loaded in {ds.load_seconds:.2f}s"
+          + (" (from cache)" if ds.from_cache else ""))
+    print(f"{'class':<{width}}  " + "  ".join(f"{s:>7}" for s in counts) + "   weight")
+    for i, c in enumerate(ds.class_names):
+        print(f"{c:<{width}}  " + "  ".join(f"{counts[s][c]:>7}" for s in counts) + f"   {weights[i]:.3f}")
+    print(f"{'total':<{width}}  " + "  ".join(f"{sum(counts[s].values()):>7}" for s in counts))
+    if ds.dropped:
+        print(f"FER+ votes: training targets by {ds.labels}, val and test by majority; left out by the rules: "
+              + ", ".join(f"{k} {n}" for k, n in ds.dropped.items()) + "; weights from the votes")
+    if ds.val_from_train:
+        print(f"val: no val/ folder, so {cfg.val_split:.0%} of train/ was held out (stratified, seed {cfg.seed})")
+    print(f"skipped files: {len(ds.skipped)}" + "".join(f"\n  {p}: {r}" for p, r in ds.skipped[:5])
+          + (f"\n  ... and {len(ds.skipped) - 5} more" if len(ds.skipped) > 5 else ""))
+    print(f"one training batch: x {tuple(xb.shape)} {xb.dtype} in [{xb.min():.3f}, {xb.max():.3f}], "
+          f"y {tuple(yb.shape)} {'one-hot' if tr.soft is None else ds.labels + ' targets'}, made in {batch_ms:.0f} ms")
+    return 0
 
 
 def add_subcommands(data: argparse.ArgumentParser) -> None:
@@ -33,7 +134,7 @@ def _get_arguments(g) -> None:
     src.add_argument("--url", help="download from this http(s) address instead of Kaggle (resumable)")
     src.add_argument("--file", help="a fer2013.csv, or a zip / tar archive holding it, already on this computer")
     g.add_argument("--sha256", help="the SHA-256 the downloaded or given file must have")
-    add_option(g, "--timeout", type=POSITIVE, default=30.0,
+    add_option(g, "--timeout", type=POSITIVE, default=TIMEOUT_S,
                help="seconds without an answer before giving up (default {default})")
     g.add_argument("--cache_dir", help="where downloads wait until done (default: $FERA_CACHE_DIR or ~/.cache/fera)")
     _conversion_arguments(g)
@@ -63,10 +164,6 @@ def _verify_arguments(v) -> None:
     v.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
-def _log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
 def cmd_get(args) -> int:
     """Download FER-2013 (Kaggle, --url) or take --file, and convert it into --to.
 
@@ -78,7 +175,7 @@ def cmd_get(args) -> int:
     if not args.to:
         raise FeraError("fera data get needs --to DIR")
     rep = get(args.to, file=args.file, url=args.url, sha256=args.sha256, ferplus=args.ferplus,
-              overwrite=args.overwrite, timeout=args.timeout, cache_dir=args.cache_dir, log=_log)
+              overwrite=args.overwrite, timeout=args.timeout, cache_dir=args.cache_dir, log=log)
     _print_conversion(rep, args.json)
     return 0
 
@@ -94,7 +191,7 @@ def cmd_convert(args) -> int:
 
     if not args.csv or not args.to:
         raise FeraError("fera data convert needs the CSV and --to DIR: fera data convert fer2013.csv --to DIR")
-    rep = convert(args.csv, args.to, ferplus=args.ferplus, overwrite=args.overwrite, log=_log)
+    rep = convert(args.csv, args.to, ferplus=args.ferplus, overwrite=args.overwrite, log=log)
     _print_conversion(rep, args.json)
     return 0
 

@@ -1,26 +1,22 @@
-"""The options of the commands that train or load training data (`fera data`, `fera train`), defined once;
-their "(default ...)" texts come from the settings dataclasses of ``fera.training.config``."""
+"""`fera train` (``fera.training.train``): its options, bound to the settings of ``fera.training.config``."""
 from __future__ import annotations
 
 import argparse
+import sys
 
-from fera.datasets.ferplus import SCHEMES
-from fera.argtypes import COUNT, FRACTION, NON_NEGATIVE, POSITIVE, RATE, add_option, float_in
-from fera.training.config import (CLASS_WEIGHTINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, AugmentConfig, DataConfig,
-                                  ModelConfig, TrainConfig)
+from fera.commands.args import (COUNT, FRACTION, NON_NEGATIVE, POSITIVE, RATE, add_option, fill, float_in, log)
+from fera.commands.data import data_config, data_options
+from fera.training.config import (CLASS_WEIGHTINGS, OPTIMIZERS, PRECISIONS, SCHEDULES, AugmentConfig, ModelConfig,
+                                  RunConfig, TrainConfig, coordinator_address)
 
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.replace("x", ",").split(","))
-        if h < 8 or w < 8:
-            raise ValueError
-        return h, w
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HEIGHT,WIDTH of at least 8,8, e.g. 48,48 (got {text!r})") from None
+EXAMPLES = [
+    "fera train --data_root data/fer2013 --out_dir runs/vgg13_fer",
+    ("fera train --data_root data/fer2013 --model fast --epochs 3 --out_dir runs/try", "a quick try"),
+    ("fera train --out_dir runs/vgg13_fer --resume", "after Ctrl-C: continue the same schedule")]
+LAUNCH = ("coordinator", "num_processes", "process_id")  # where this launch's processes meet: a resume may change them
 
 
-def _steps(text: str) -> tuple[tuple[int, float], ...]:
+def lr_steps(text: str) -> tuple[tuple[int, float], ...]:
     try:
         steps = tuple((int(e), float(f)) for e, f in (part.split(":") for part in text.split(",") if part.strip()))
         if not steps or any(e < 0 or f <= 0 for e, f in steps):
@@ -31,37 +27,15 @@ def _steps(text: str) -> tuple[tuple[int, float], ...]:
                                          f"e.g. 20:0.5,40:0.1 (got {text!r})") from None
 
 
-def coordinator_address(text: str) -> str:
-    """HOST:PORT of process 0's coordinator (--coordinator, $FERA_COORDINATOR)."""
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c.isspace() for c in text):
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, e.g. 10.0.0.1:1234 (got {text!r})")
-    return text
+def coordinator(text: str) -> str:
+    """--coordinator HOST:PORT (``fera.training.config.coordinator_address``)."""
+    try:
+        return coordinator_address(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def data_options(p) -> None:
-    """Options of the commands that load a dataset to train on (`fera data`, `fera train`), defined once."""
-    g = p.add_argument_group("data")
-    g.add_argument("--data_root", help="FER-style root (train/, optional val/ and test/) or a FER-2013 CSV")
-    add_option(g, "--img_size", (DataConfig, "img_size"), type=_size,
-               help="HEIGHT,WIDTH images are converted to (default {default})")
-    add_option(g, "--batch_size", (DataConfig, "batch_size"), type=COUNT, help="images per batch (default {default})")
-    add_option(g, "--val_split", (DataConfig, "val_split"), type=float_in(0, 1, open_lo=True, open_hi=True),
-               help="share of train/ held out when there is no val/ (default {default})")
-    add_option(g, "--seed", (DataConfig, "seed"), type=NON_NEGATIVE,
-               help="seed for the split, shuffling and augmentation (default {default})")
-    add_option(g, "--labels", (DataConfig, "labels"), choices=SCHEMES,
-               help="FER+ data: training targets from the 10 votes per face, the paper's schemes: majority, "
-               "probability (a class drawn from the votes), crossentropy (the vote distribution) or multi_target; "
-               "val and test use majority (default {default})")
-    g.add_argument("--contempt", action="store_true", default=None,
-                   help="FER+ data: keep contempt as an 8th class (default: FER-2013's 7 classes)")
-    g.add_argument("--cache_dir", help="decoded-data cache folder (default: $FERA_CACHE_DIR or ~/.cache/fera)")
-    g.add_argument("--no_cache", action="store_true", help="neither read nor write the decoded-data cache")
-    g.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-
-
-def train_arguments(p) -> None:
+def add_arguments(p) -> None:
     """Options of `fera train`: the data options and the training settings."""
     data_options(p)
     g = p.add_argument_group("training")
@@ -89,7 +63,7 @@ def train_arguments(p) -> None:
                help="early-stopping patience in epochs (default {default})")
     add_option(g, "--class_weight", (T, "class_weight"), choices=CLASS_WEIGHTINGS,
                help="class weighting of the loss; balanced is the design's (default {default})")
-    add_option(g, "--lr_steps", (T, "lr_steps"), type=_steps,
+    add_option(g, "--lr_steps", (T, "lr_steps"), type=lr_steps,
                help="with --schedule steps: EPOCH:FACTOR,... (epochs from 0) multiplying the peak learning rate "
                "(default {default}: the FER+ trainer's)")
     g.add_argument("--teacher", help="distil from this trained model (run folder, model file or shipped name): "
@@ -97,18 +71,14 @@ def train_arguments(p) -> None:
     add_option(g, "--teacher_weight", (T, "teacher_weight"), type=FRACTION,
                help="with --teacher: the teacher's share of each target (default {default})")
     g.add_argument("--no_augment", action="store_true", help="train without augmentation")
-    add_option(g, "--rotation", (A, "rotation"), type=float_in(0, 180),
-               help="augmentation: largest rotation in degrees (default {default})")
-    add_option(g, "--shift", (A, "shift"), type=float_in(0, 1),
-               help="augmentation: largest shift, share of the size (default {default})")
-    add_option(g, "--shear", (A, "shear"), type=float_in(0, 89),
-               help="augmentation: largest shear angle in degrees (default {default})")
-    add_option(g, "--zoom", (A, "zoom"), type=float_in(0, 1, open_hi=True),
-               help="augmentation: zoom drawn from [1 - zoom, 1 + zoom] per axis (default {default})")
-    add_option(g, "--crop", (A, "crop"), type=NON_NEGATIVE,
-               help="random crop: pad by this many pixels and cut the original size (default {default})")
-    add_option(g, "--erasing", (A, "erasing"), type=FRACTION,
-               help="share of images with a random rectangle erased (default {default})")
+    for name, kind, what in [
+            ("rotation", float_in(0, 180), "augmentation: largest rotation in degrees"),
+            ("shift", float_in(0, 1), "augmentation: largest shift, share of the size"),
+            ("shear", float_in(0, 89), "augmentation: largest shear angle in degrees"),
+            ("zoom", float_in(0, 1, open_hi=True), "augmentation: zoom drawn from [1 - zoom, 1 + zoom] per axis"),
+            ("crop", NON_NEGATIVE, "random crop: pad by this many pixels and cut the original size"),
+            ("erasing", FRACTION, "share of images with a random rectangle erased")]:
+        add_option(g, f"--{name}", (A, name), type=kind, help=what + " (default {default})")
     add_option(g, "--precision", (T, "precision"), choices=PRECISIONS,
                help="float32 or mixed_bfloat16: ~1.5x faster on CPUs with bf16 support (default {default})")
     g.add_argument("--resume", action="store_true", help="continue the run in --out_dir from its last epoch")
@@ -120,7 +90,7 @@ def train_arguments(p) -> None:
     g.add_argument("--distribute", action="store_true", default=None,
                    help="train data-parallel over every device JAX sees, --batch_size images per step over all of "
                    "them (default: one device)")
-    add_option(g, "--coordinator", (T, "coordinator"), type=coordinator_address, metavar="HOST:PORT",
+    add_option(g, "--coordinator", (T, "coordinator"), type=coordinator, metavar="HOST:PORT",
                help="with --distribute over several processes: process 0's address (default: $FERA_COORDINATOR, "
                "else JAX's own detection)")
     add_option(g, "--num_processes", (T, "num_processes"), type=COUNT, metavar="N",
@@ -129,3 +99,26 @@ def train_arguments(p) -> None:
     add_option(g, "--process_id", (T, "process_id"), type=NON_NEGATIVE, metavar="I",
                help="with --distribute: this process's id, 0 to N - 1; process 0 writes --out_dir "
                "(default: $FERA_PROCESS_ID, else JAX's own detection)")
+
+
+def run(args) -> int:
+    """Train a model (the design's VGG-13 by default) and write every artifact to --out_dir."""
+    import json
+
+    from fera.training.train import resume_config, train
+
+    train_cfg = fill(TrainConfig, args, early_stopping_patience="patience")
+    if args.resume:  # the run's own settings; this launch may train for longer, be louder, or meet elsewhere
+        cfg = resume_config(train_cfg.out_dir, epochs=args.epochs, verbose=args.verbose,
+                            **{name: getattr(args, name) for name in LAUNCH})
+    else:
+        if train_cfg.verbose == 1 and not sys.stdout.isatty() and args.verbose is None:
+            train_cfg.verbose = 2  # no progress-bar redraws in logs and pipes
+        aug = AugmentConfig(rotation=0, shift=0, shear=0, zoom=0, horizontal_flip=False) if args.no_augment \
+            else fill(AugmentConfig, args)
+        cfg = RunConfig(data=data_config(args), augment=aug, model=fill(ModelConfig, args, name="model"),
+                        train=train_cfg)
+    metrics = train(cfg, log=log)
+    if args.json:
+        print(json.dumps({k: metrics[k] for k in ("best_val_accuracy", "best_epoch", "macro_f1", "evaluated_on")}))
+    return 0
