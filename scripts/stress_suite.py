@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PASS_HEADER = re.compile(r"^== make test, pass (\d) of 2 \((.*?)\)")
+PASS_HEADER = re.compile(r"^== make test, pass (\d) of \d \((.*?)\)")
 FAILED = re.compile(r"^(FAILED|ERROR) (\S+)")
 SUMMARY = re.compile(r"^=*\s*(.*\b(passed|failed|error|errors|skipped)\b.* in [\d.]+s.*?)\s*=*$")
 
