@@ -149,6 +149,11 @@ def test_photos_default_to_the_most_accurate_model(tmp_path, monkeypatch):
         (tmp_path / f"{name}.json").write_text(json.dumps({"val": {"accuracy": accuracy}}))
     monkeypatch.setattr(shipped, "MODELS_DIR", tmp_path)
     assert shipped.most_accurate() == "b"
+    for name, fer_plus, fer2013 in (("a", 0.85, 0.59), ("b", 0.84, 0.70), ("c", 0.80, 0.71)):
+        # with the same label sets on every card, the first one decides (not val, which may be another label set)
+        (tmp_path / f"{name}.json").write_text(json.dumps({"val": {"accuracy": fer2013}, "evaluations": {
+            "FER+": {"accuracy": fer_plus}, "FER-2013": {"accuracy": fer2013}}}))
+    assert shipped.most_accurate() == "a"
     for p in tmp_path.iterdir():
         p.unlink()
     with pytest.raises(FeraError, match="no model ships"):

@@ -22,11 +22,18 @@ def shipped_names() -> list[str]:
 
 
 def most_accurate() -> str:
-    """The shipped model with the best val accuracy (the default for photos, where speed matters less)."""
+    """The shipped model with the best val accuracy (the default for photos, where speed matters less), compared
+    on one label set: the first of a card's evaluations (FER+, then FER-2013 ...) that every shipped card has, else
+    each card's own val accuracy."""
     names = shipped_names()
     if not names:
         raise FeraError("no model ships with this installation")
-    return max(names, key=lambda n: card(n)["val"]["accuracy"])
+    cards = {n: card(n) for n in names}
+    common = [k for k in cards[names[0]].get("evaluations", {})
+              if all(k in c.get("evaluations", {}) for c in cards.values())]
+    if common:
+        return max(names, key=lambda n: cards[n]["evaluations"][common[0]]["accuracy"])
+    return max(names, key=lambda n: cards[n]["val"]["accuracy"])
 
 
 def card(name: str) -> dict:
