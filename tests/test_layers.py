@@ -67,3 +67,11 @@ def test_datasets_import_nothing_from_training(path):
     training to datasets, never up (not even inside a function)."""
     found = [name for name, _ in _imports(ast.parse(path.read_text())) if _is_training(name)]
     assert not found, f"datasets/{path.name} imports {found}"
+
+
+def test_argparse_lives_in_the_commands_layer():
+    """Commands apart from the library: only fera/cli.py and fera/commands/ parse options."""
+    outside = sorted(str(p.relative_to(SRC)) for p in SRC.rglob("*.py")
+                     if p.parent.name != "commands" and p.name != "cli.py"
+                     and any(n == "argparse" for n, _ in _imports(ast.parse(p.read_text()))))
+    assert not outside, f"argparse outside the commands layer: {outside}"

@@ -56,9 +56,7 @@ def build_demo_dataset(dest: str | Path, per_class: dict[str, int] | None = None
     return dest
 
 
-if __name__ == "__main__":  # python -m fera.demo [DEST]
-    import argparse
+if __name__ == "__main__":  # python -m fera.demo [DEST]: the command lives in fera.commands.demo
+    from fera.commands.demo import main
 
-    ap = argparse.ArgumentParser(prog="python -m fera.demo", description=build_demo_dataset.__doc__)
-    ap.add_argument("dest", nargs="?", default="demo/out/data", help="folder to create (default demo/out/data)")
-    print(build_demo_dataset(ap.parse_args().dest))
+    main()

@@ -23,32 +23,39 @@ SUMMARY_KEY = b"fera_analyze_summary"  # what the analysis of the source found (
 ROW_GROUP = 2048
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
-#: (name, type, what) of the columns before and after the class probabilities; the README documents them.
-HEAD = (
-    ("source", "string", "the photo or video, as given or found in a folder"),
-    ("kind", "string", "photo or video"),
-    ("frame", "int64", "the frame's index in the video, counted from 0 (0 for a photo)"),
-    ("timestamp", "float64", "seconds from the start of the video (empty for a photo)"),
-    ("width", "int32", "the frame's width in pixels"),
-    ("height", "int32", "the frame's height in pixels"),
-    ("faces", "int32", "faces found in this frame; 0: no face (one row, face columns empty)"),
-    ("track_id", "int32", "the person, stable within a video (photos: 1, 2 ... left to right)"),
-    ("confirmed", "bool", "a person by the assistant's rule (seen in 3 of 5 frames, mean score >= 0.6); photos: true"),
-    ("x", "float32", "the face box's left edge, pixels"),
-    ("y", "float32", "the face box's top edge, pixels"),
-    ("w", "float32", "the face box's width, pixels"),
-    ("h", "float32", "the face box's height, pixels"),
-    ("face_score", "float32", "the detector's confidence, 0-1"),
-    ("facing", "string", "you, left or right (the viewer's) when the keypoints say so reliably, else empty"),
-    ("yaw", "float32", "the keypoints' turn ratio behind facing: 0 frontal, > 0 turned to the image's right"),
-)
-TAIL = (
-    ("expression", "string", "the class with the highest calibrated probability"),
-    ("confidence", "float32", "its calibrated probability"),
-    ("model", "string", "the classifier: a shipped model's name or the .onnx file's name"),
-    ("model_sha256", "string", "SHA-256 of the classifier's ONNX file"),
-    ("detector", "string", "BlazeFace full or short range"),
-)
+
+def _columns(text: str) -> tuple[tuple[str, str, str], ...]:
+    """(name, type, what) per non-blank line of ``text``: a name, a type, then the words that say what it is."""
+    return tuple(tuple(line.split(None, 2)) for line in text.strip().splitlines())
+
+
+#: name, type and meaning of the columns before and after the class probabilities, one per line; the README
+#: documents them.
+HEAD = _columns("""
+source     string  the photo or video, as given or found in a folder
+kind       string  photo or video
+frame      int64   the frame's index in the video, counted from 0 (0 for a photo)
+timestamp  float64 seconds from the start of the video (empty for a photo)
+width      int32   the frame's width in pixels
+height     int32   the frame's height in pixels
+faces      int32   faces found in this frame; 0: no face (one row, face columns empty)
+track_id   int32   the person, stable within a video (photos: 1, 2 ... left to right)
+confirmed  bool    a person by the assistant's rule (seen in 3 of 5 frames, mean score >= 0.6); photos: true
+x          float32 the face box's left edge, pixels
+y          float32 the face box's top edge, pixels
+w          float32 the face box's width, pixels
+h          float32 the face box's height, pixels
+face_score float32 the detector's confidence, 0-1
+facing     string  you, left or right (the viewer's) when the keypoints say so reliably, else empty
+yaw        float32 the keypoints' turn ratio behind facing: 0 frontal, > 0 turned to the image's right
+""")
+TAIL = _columns("""
+expression   string  the class with the highest calibrated probability
+confidence   float32 its calibrated probability
+model        string  the classifier: a shipped model's name or the .onnx file's name
+model_sha256 string  SHA-256 of the classifier's ONNX file
+detector     string  BlazeFace full or short range
+""")
 PROB_PREFIX = "p_"  # one float32 column per class of the model: p_angry, p_happy ... (calibrated)
 
 
