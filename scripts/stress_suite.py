@@ -28,6 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 PASS_HEADER = re.compile(r"^== make test, pass (\d) of \d \((.*?)\)")
 FAILED = re.compile(r"^(FAILED|ERROR) (\S+)")
 SUMMARY = re.compile(r"^=*\s*(.*\b(passed|failed|error|errors|skipped)\b.* in [\d.]+s.*?)\s*=*$")
+NODE_COUNT = re.compile(r"^# (pass|fail) (\d+)$")  # node --test's TAP summary lines
+NODE_FAILED = re.compile(r"^not ok \d+ - (.+)$")
 
 
 def start_load(cores: int) -> list[subprocess.Popen]:
@@ -57,6 +59,27 @@ def fresh_clone(venv: Path, node_modules: Path | None, parent: Path) -> Path:
     return clone
 
 
+def summarize(text: str) -> tuple[dict, list]:
+    """Each pass's summary line (pytest's, or node's TAP counts) and the failing test ids, from make test's output."""
+    passes, failed, current, counts = {}, [], "setup", {}
+    for line in text.splitlines():
+        if m := PASS_HEADER.match(line):
+            current = m.group(2)
+            passes[current] = "no summary (crashed?)"
+        elif m := FAILED.match(line):
+            failed.append(f"{current}: {m.group(2)}")
+        elif (m := SUMMARY.match(line)) and current in passes:
+            passes[current] = m.group(1)
+        elif (m := NODE_FAILED.match(line)) and current in passes:
+            failed.append(f"{current}: {m.group(1)}")
+        elif (m := NODE_COUNT.match(line)) and current in passes:
+            counts[m.group(1)] = m.group(2)
+            if len(counts) == 2:
+                passes[current] = f"{counts['pass']} passed, {counts['fail']} failed (node)"
+                counts = {}
+    return passes, failed
+
+
 def run_suite(clone: Path, log: Path, timeout_s: float, workers: int) -> dict:
     """`make test` in ``clone``; returns its exit code, time, per-pass summaries and failing test ids."""
     env = {**os.environ, "PYTHONPATH": str(clone / "src")}
@@ -73,15 +96,7 @@ def run_suite(clone: Path, log: Path, timeout_s: float, workers: int) -> dict:
             proc.wait(30)
             code = "timeout"
     seconds = time.monotonic() - t0
-    passes, failed, current = {}, [], "setup"
-    for line in log.read_text(errors="replace").splitlines():
-        if m := PASS_HEADER.match(line):
-            current = m.group(2)
-            passes[current] = "no summary (crashed?)"
-        elif m := FAILED.match(line):
-            failed.append(f"{current}: {m.group(2)}")
-        elif (m := SUMMARY.match(line)) and current in passes:
-            passes[current] = m.group(1)
+    passes, failed = summarize(log.read_text(errors="replace"))
     return {"code": code, "seconds": seconds, "passes": passes, "failed": failed}
 
 
