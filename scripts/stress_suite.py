@@ -5,9 +5,9 @@ while other processes keep every core busy, and say how many runs passed and whi
     python scripts/stress_suite.py -n 5             # 5 runs on a quiet machine
 
 Each run: `git clone` of the repository's HEAD (committed work only) into a temporary folder, with .venv and
-node_modules linked to this checkout's (so nothing is downloaded or installed), then `make test` in the clone,
-with make told to treat the install steps as done (`-o`), and PYTHONPATH set to the clone's src/ so the clone's
-code is tested (this checkout's editable install points at its own src/). `--load` starts one busy-looping
+node_modules linked to this checkout's (so nothing is downloaded or installed) and ../shared beside it as CI has it,
+then `make test` in the clone, with make told to treat the install steps as done (`-o`), and PYTHONPATH set to the
+clone's src/ so the clone's code is tested (this checkout's editable install points at its own src/). `--load` starts one busy-looping
 process per core for the whole time. Every process started here is ended here, by its id.
 """
 from __future__ import annotations
@@ -50,8 +50,10 @@ def stop(procs: list[subprocess.Popen]) -> None:
             p.wait(10)
 
 
-def fresh_clone(venv: Path, node_modules: Path | None, parent: Path) -> Path:
+def fresh_clone(venv: Path, node_modules: Path | None, parent: Path, shared: Path | None) -> Path:
     clone = parent / "clone"
+    if shared is not None:  # ../shared beside the clone, as CI has it
+        (parent / "shared").symlink_to(shared)
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True, timeout=300)
     (clone / ".venv").symlink_to(venv)
     if node_modules is not None:
@@ -112,6 +114,9 @@ def main(argv=None) -> int:
                     help="axe-core for the browser tests (default node_modules; without it they skip)")
     ap.add_argument("--workers", type=int, default=2, help="pytest-xdist workers, as make test's WORKERS (default 2)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds one run may take (default 3600)")
+    ap.add_argument("--shared", type=Path, default=REPO.parent / "shared",
+                    help="the data folder to put beside each clone as ../shared, as CI does (default: the one beside "
+                    "this checkout; the tests that need it skip where there is none)")
     ap.add_argument("--logs", type=Path, default=None, help="keep each run's output here (default: a temp folder)")
     args = ap.parse_args(argv)
     if not (args.venv / "bin" / "python").is_file():
@@ -121,6 +126,9 @@ def main(argv=None) -> int:
         print(f"note: no axe-core in {args.node_modules}: the browser tests will be skipped", flush=True)
     if shutil.which("make") is None or shutil.which("git") is None:
         ap.error("needs make and git")
+    shared = args.shared.resolve() if args.shared.is_dir() else None
+    if shared is None:
+        print(f"note: no {args.shared}: the tests that need ../shared will be skipped", flush=True)
     logs = args.logs or Path(tempfile.mkdtemp(prefix="fera-stress-logs-"))
     logs.mkdir(parents=True, exist_ok=True)
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
@@ -135,7 +143,7 @@ def main(argv=None) -> int:
     try:
         for i in range(1, args.runs + 1):
             with tempfile.TemporaryDirectory(prefix="fera-stress-") as tmp:
-                clone = fresh_clone(args.venv.resolve(), node_modules and node_modules.resolve(), Path(tmp))
+                clone = fresh_clone(args.venv.resolve(), node_modules and node_modules.resolve(), Path(tmp), shared)
                 r = run_suite(clone, logs / f"run{i}.log", args.timeout, args.workers)
             results.append(r)
             ok = r["code"] == 0
