@@ -33,7 +33,7 @@ demo: install
 # train the half-width VGG-13 (light regularisation suits 400 images) and evaluate it on the test split.
 demo-train: install
 	rm -rf $(DEMO)
-	$(BIN)/python -m fera.demo $(DEMO)/data
+	$(BIN)/python -m fera.commands.demo $(DEMO)/data
 	$(BIN)/fera data --data_root $(DEMO)/data
 	$(BIN)/fera train --data_root $(DEMO)/data --out_dir $(DEMO)/run --model fast --epochs 12 \
 		--batch_size 32 --lr 3e-4 --l2 0 --dropout 0.1 --verbose 2

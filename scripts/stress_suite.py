@@ -7,8 +7,8 @@ while other processes keep every core busy, and say how many runs passed and whi
 Each run: `git clone` of the repository's HEAD (committed work only) into a temporary folder, with .venv and
 node_modules linked to this checkout's (so nothing is downloaded or installed) and ../shared beside it as CI has it,
 then `make test` in the clone, with make told to treat the install steps as done (`-o`), and PYTHONPATH set to the
-clone's src/ so the clone's code is tested (this checkout's editable install points at its own src/). `--load` starts one busy-looping
-process per core for the whole time. Every process started here is ended here, by its id.
+clone's src/ so the clone's code is tested (this checkout's editable install points at its own src/). `--load`
+starts one busy-looping process per core for the whole time. Every process started here is ended here, by its id.
 """
 from __future__ import annotations
 

@@ -55,8 +55,3 @@ def build_demo_dataset(dest: str | Path, per_class: dict[str, int] | None = None
                 jitter(drawings[i % len(drawings)], rng, size).save(folder / f"{expression}_{i:04d}.png")
     return dest
 
-
-if __name__ == "__main__":  # python -m fera.demo [DEST]: the command lives in fera.commands.demo
-    from fera.commands.demo import main
-
-    main()
