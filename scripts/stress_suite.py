@@ -4,11 +4,12 @@ while other processes keep every core busy, and say how many runs passed and whi
     python scripts/stress_suite.py -n 3 --load      # 3 runs with both cores kept busy
     python scripts/stress_suite.py -n 5             # 5 runs on a quiet machine
 
-Each run: `git clone` of the repository's HEAD (committed work only) into a temporary folder, with .venv and
-node_modules linked to this checkout's (so nothing is downloaded or installed) and ../shared beside it as CI has it,
-then `make test` in the clone, with make told to treat the install steps as done (`-o`), and PYTHONPATH set to the
-clone's src/ so the clone's code is tested (this checkout's editable install points at its own src/). `--load`
-starts one busy-looping process per core for the whole time. Every process started here is ended here, by its id.
+Each run: `git clone` of the repository at the HEAD it had when the script started (committed work only, the same
+commit for every run) into a temporary folder, with .venv and node_modules linked to this checkout's (so nothing is
+downloaded or installed) and ../shared beside it as CI has it, then `make test` in the clone, with make told to
+treat the install steps as done (`-o`), and PYTHONPATH set to the clone's src/ so the clone's code is tested (this
+checkout's editable install points at its own src/). `--load` starts one busy-looping process per core for the
+whole time. Every process started here is ended here, by its id.
 """
 from __future__ import annotations
 
@@ -50,11 +51,13 @@ def stop(procs: list[subprocess.Popen]) -> None:
             p.wait(10)
 
 
-def fresh_clone(venv: Path, node_modules: Path | None, parent: Path, shared: Path | None) -> Path:
+def fresh_clone(venv: Path, node_modules: Path | None, parent: Path, shared: Path | None, commit: str) -> Path:
+    """A clone of this repository at ``commit`` (every run tests the same one, whatever is committed meanwhile)."""
     clone = parent / "clone"
     if shared is not None:  # ../shared beside the clone, as CI has it
         (parent / "shared").symlink_to(shared)
-    subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True, timeout=300)
+    subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(REPO), str(clone)], check=True, timeout=300)
+    subprocess.run(["git", "checkout", "--quiet", commit], cwd=clone, check=True, timeout=300)
     (clone / ".venv").symlink_to(venv)
     if node_modules is not None:
         (clone / "node_modules").symlink_to(node_modules)
@@ -131,8 +134,9 @@ def main(argv=None) -> int:
         print(f"note: no {args.shared}: the tests that need ../shared will be skipped", flush=True)
     logs = args.logs or Path(tempfile.mkdtemp(prefix="fera-stress-logs-"))
     logs.mkdir(parents=True, exist_ok=True)
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    print(f"{args.runs} run(s) of make test on a fresh clone of {REPO} at {head}"
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                          check=True).stdout.strip()
+    print(f"{args.runs} run(s) of make test on a fresh clone of {REPO} at {head[:7]}"
           + (f", with {args.load_procs} busy processes" if args.load else ", no extra load") + f"; logs in {logs}",
           flush=True)
     # as from a terminal: started as a background job (`... &` in a script), this process and everything it starts
@@ -143,7 +147,8 @@ def main(argv=None) -> int:
     try:
         for i in range(1, args.runs + 1):
             with tempfile.TemporaryDirectory(prefix="fera-stress-") as tmp:
-                clone = fresh_clone(args.venv.resolve(), node_modules and node_modules.resolve(), Path(tmp), shared)
+                clone = fresh_clone(args.venv.resolve(), node_modules and node_modules.resolve(), Path(tmp),
+                                    shared, head)
                 r = run_suite(clone, logs / f"run{i}.log", args.timeout, args.workers)
             results.append(r)
             ok = r["code"] == 0

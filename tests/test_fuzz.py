@@ -1,10 +1,11 @@
 """Property-based fuzzing (Hypothesis): random and mutated bytes at the image decoder, the video source and
 `fera serve`'s HTTP and WebSocket endpoints. Whatever arrives: a result or fera's own refusal, never
-another exception, a 500 or a hang. Bounded to about 2,100 examples: 3.5 minutes on 2 busy cores (a training
-job running), half of it loading the models and Keras once, before any example is timed."""
+another exception, a 500 or a hang. Bounded to about 2,100 examples, the same on every run (``fuzz``): under
+20 s on 2 quiet cores."""
 import contextlib
 import io
 import json
+import os
 import signal
 import warnings
 
@@ -14,7 +15,7 @@ from conftest import REPO
 from PIL import Image
 
 hypothesis = pytest.importorskip("hypothesis", reason="pip install hypothesis (the test extra)")
-from hypothesis import HealthCheck, event, given, settings  # noqa: E402
+from hypothesis import HealthCheck, event, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from fera.errors import FeraError  # noqa: E402
@@ -22,9 +23,14 @@ from fera.images import FORMATS, ImageRefused, read_rgb  # noqa: E402
 
 
 def fuzz(examples: int):
-    """Hypothesis settings: a bounded number of examples, no per-example deadline (``no_hang`` bounds time)."""
-    return settings(max_examples=examples, deadline=None, suppress_health_check=[
-        HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
+    """Hypothesis settings: a bounded number of examples, no per-example deadline (``no_hang`` bounds time), and
+    the same examples on every run (derandomized, no example database), so that ``make test`` is deterministic: a
+    failing input found while exploring becomes an ``@example`` below. ``FERA_FUZZ=explore`` draws new examples
+    each run (to search, not to gate)."""
+    explore = os.environ.get("FERA_FUZZ") == "explore"
+    return settings(max_examples=examples, deadline=None, derandomize=not explore, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                           HealthCheck.function_scoped_fixture])
 
 
 SMALL = 2_000_000  # the pixel limit while fuzzing: the same checks, faster decodes
@@ -110,6 +116,8 @@ def video_seed(tmp_path_factory) -> bytes:
 @given(edits=st.lists(st.tuples(st.integers(0, 10**6), st.binary(min_size=0, max_size=8)), max_size=8),
        cut=st.one_of(st.none(), st.integers(0, 10**6)), suffix=st.sampled_from([".avi", ".mp4", ".mkv"]),
        noise=st.booleans())
+# found by a stress run: OpenCV's own AVI reader raised cv2.error (a chunk size assertion) from read()
+@example(edits=[(188, b"\x00"), (6835, b"\x04")], cut=None, suffix=".avi", noise=False)
 def test_video_source_yields_frames_or_says_why(video_seed, tmp_path_factory, edits, cut, suffix, noise):
     from fera.runtime.sources import open_source
 

@@ -96,7 +96,7 @@ def _capture(open_cap, name: str, live: bool, max_frames: int | None, notice,
     fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
     try:
         while max_frames is None or i < max_frames:
-            ok, bgr = cap.read()
+            ok, bgr = _read(cap)
             if not ok or bgr is None or bgr.size == 0:
                 if live:
                     cap = _reopen(cap, open_cap, name, notice, c, sleep)
@@ -105,7 +105,7 @@ def _capture(open_cap, name: str, live: bool, max_frames: int | None, notice,
                 broke_at = pos if bad == 0 else broke_at
                 if total > 0 and pos < total - 1 and bad < c.max_bad_frames:
                     bad += 1
-                    cap.grab()  # step over the damaged frame
+                    _read(cap, grab=True)  # step over the damaged frame
                     continue
                 if total > 0 and total - broke_at > max(c.count_slack, c.count_slack_share * total):
                     notice(f"{name}: the video breaks off at frame {int(broke_at)} of {int(total)} (damaged or "
@@ -125,6 +125,17 @@ def _capture(open_cap, name: str, live: bool, max_frames: int | None, notice,
             notice(f"{name}: {skipped} damaged frame{'s' if skipped > 1 else ''} skipped")
 
 
+def _read(cap, grab: bool = False):
+    """``cap.read()`` (or ``grab()``) with OpenCV's own exceptions taken as a failed read: its AVI reader asserts
+    on a damaged chunk (``cv2.error``) where other readers return False."""
+    import cv2
+
+    try:
+        return (cap.grab(), None) if grab else cap.read()
+    except cv2.error:
+        return False, None
+
+
 def _reopen(cap, open_cap, name: str, notice, c: CaptureConfig, sleep):
     """Reopen a camera that stopped sending frames, for up to ``reconnect_s`` seconds."""
     cap.release()
@@ -133,7 +144,7 @@ def _reopen(cap, open_cap, name: str, notice, c: CaptureConfig, sleep):
     while True:
         try:
             cap = open_cap()
-            ok, _ = cap.read()
+            ok, _ = _read(cap)
             if ok:
                 notice(f"{name} is back")
                 return cap
@@ -156,7 +167,10 @@ def _open_capture(target, what: str):
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # in case cv2 was imported earlier
     except AttributeError:
         pass
-    cap = cv2.VideoCapture(target)
+    try:
+        cap = cv2.VideoCapture(target)
+    except cv2.error:  # OpenCV's own container readers assert on some damaged headers
+        raise FeraError(f"cannot open {what} {target}: not a readable video") from None
     if what == "camera":
         cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the newest frame, not one queued in the driver (where supported)
     if not cap.isOpened():
