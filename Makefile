@@ -53,10 +53,11 @@ node_modules/.installed: package.json package-lock.json
 # Two pytest-xdist workers with one thread each (tests/conftest.py) keep both cores busy.
 # Every pass always runs and reports on its own, so a failure in one never hides another's result;
 # make test fails when any failed (scripts/stress_suite.py runs this target again and again, under load).
+# Each pytest pass lists its 15 slowest steps, so the suite's time stays visible in every CI log.
 WORKERS ?= 2
 TEST_JS    = node --test tests/js
-TEST_TORCH = $(BIN)/python -m pytest -q -n $(WORKERS)
-TEST_TF    = KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q -n $(WORKERS) -m backends
+TEST_TORCH = $(BIN)/python -m pytest -q -n $(WORKERS) --durations=15
+TEST_TF    = KERAS_BACKEND=tensorflow $(BIN)/python -m pytest -q -n $(WORKERS) -m backends --durations=15
 test: $(VENV)/.installed-tf node_modules/.installed
 	@js=passed; torch=passed; tf=passed; \
 	echo "== make test, pass 1 of 3 (the page's runtime against the Python traces): $(TEST_JS)"; \
