@@ -71,7 +71,7 @@ def vgg13(input_shape=(48, 48, 1), num_classes=7, l2=1e-4, dropout=0.5, block_dr
 
 @register_model
 def fast(input_shape=(48, 48, 1), num_classes=7, l2=1e-4, dropout=0.5, block_dropout=0.0, head_bn=True):
-    """The real-time model: VGG-13 at half width (32-64-128-256, two Dense(512); 2.6M parameters)."""
+    """VGG-13 at half width (32-64-128-256, two Dense(512); 2.6M parameters): the earlier real-time network."""
     # Chosen by measurement on 2 CPU cores (ONNX Runtime, batch 1): 1.2 ms/face against 3.5 ms for
     # vgg13, and it trains ~2.5x faster; same blocks, so Grad-CAM and export treat both alike.
     return _vgg("fast", (32, 64, 128, 256), 512, input_shape, num_classes, l2, dropout, block_dropout,
