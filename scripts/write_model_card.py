@@ -8,6 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from fera import shipped
+
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "src" / "fera" / "assets" / "models"
 
@@ -107,7 +109,7 @@ def section(c: dict) -> str:
              f"{hp['warmup_epochs']} epoch(s), batch {hp['batch_size']}, label smoothing "
              f"{hp.get('label_smoothing', 0)}, class weights {hp['class_weight']}, L2 {hp['l2']}, dropout "
              f"{hp['dropout']} (blocks {hp.get('block_dropout', 0.25)}), augmentation {hp['augment']}", ""]
-    for name, e in c.get("evaluations", {c.get("data", {}).get("name", "FER-2013"): c["val"]}).items():
+    for name, e in shipped.evaluations(c).items():
         lines += evaluation(name, e, c["name"], c["export"].get("int8_val_accuracy"))
     i8 = c["export"]["int8"]
     if "accuracy_int8" not in i8 and "refused" not in i8:  # a record from before int8 was judged by accuracy
@@ -143,7 +145,7 @@ def main() -> int:
     body = INTRO + "\n## Shipped models\n\n" + "\n".join(
         f"- `{c['name']}`: " + "; ".join(
             f"{n} val accuracy {pct(e['accuracy'])}, macro-F1 {e['macro_f1']:.3f}"
-            for n, e in c.get("evaluations", {"": c["val"]}).items())
+            for n, e in shipped.evaluations(c).items())
         + f"; ECE {c['calibration']['ece_after']:.3f}; {c['latency_ms']['fp32_b1']['p50']:.2f} ms/face (fp32"
         + (f", int8 {c['latency_ms']['int8_b1']['p50']:.2f}" if "int8_b1" in c["latency_ms"] else "") + ")"
         for c in cards) + "\n\n" + "\n".join(section(c) for c in cards)

@@ -41,6 +41,12 @@ def card(name: str) -> dict:
     return json.loads((MODELS_DIR / f"{name}.json").read_text())
 
 
+def evaluations(c: dict) -> dict:
+    """A card's figures per label set ({"FER+": {...}, "FER-2013": {...}}), its val set first; a card from before
+    several label sets has only its val figures, under its data's name."""
+    return c.get("evaluations") or {c.get("data", {}).get("name", "FER-2013"): c["val"]}
+
+
 def onnx_path(name: str, int8: bool = False) -> Path:
     _check(name)
     p = MODELS_DIR / f"{name}{'.int8' if int8 else ''}.onnx"

@@ -26,8 +26,9 @@ def run(args) -> int:
         else:
             lat = ", ".join(f"{k} {v['p50']:.2f} ms" for k, v in c["latency_ms"].items())
             size = ", ".join(f"{f} {v} MiB" for f, v in files.items())
-            print(f"{name} (shipped): val accuracy {row['val_accuracy']:.1%}, macro-F1 {row['val_macro_f1']:.3f}; "
-                  f"per face {lat}; {size}")
+            acc = "; ".join(f"{n} val accuracy {e['accuracy']:.1%}, macro-F1 {e['macro_f1']:.3f}"
+                            for n, e in shipped.evaluations(c).items())
+            print(f"{name} (shipped): {acc}; per face {lat}; {size}")
     for name, doc in architectures():
         print(json.dumps({"name": name, "architecture": True, "description": doc}) if args.json
               else f"{name} (architecture): {doc}")
