@@ -97,3 +97,21 @@ def test_architectures_are_listed_without_keras_as_the_registry_has_them():
     listed = architectures()
     assert [n for n, _ in listed] == list_models()
     assert all(doc == _registry._MODELS[n].__doc__.strip().splitlines()[0] for n, doc in listed)
+
+
+def test_a_reader_that_leaves_ends_the_command_quietly():
+    """`fera models | head -1`: the reader closes the pipe; fera stops with SIGPIPE's status, no traceback. The
+    read end is closed before fera starts, so its first write always meets a closed pipe."""
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run([sys.executable, "-m", "fera", "models"], stdout=write, stderr=subprocess.PIPE,
+                              text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert done.returncode == 141, done.stderr
+    assert done.stderr == ""

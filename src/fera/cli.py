@@ -64,8 +64,33 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         log("fera: error: out of memory; try a smaller --batch_size (or --img_size when training)")
         return 2
+    except BrokenPipeError as e:
+        if _stdout_closed():  # the reader left (`fera models | head -1`): stop quietly, as a SIGPIPE'd tool does
+            return 141
+        log(f"fera: error: {e.strerror or 'broken pipe'}{f': {e.filename}' if e.filename else ''}")
+        return 2
     finally:
         ctrl_c.restore()
+
+
+def _stdout_closed() -> bool:
+    """Whether standard output's reader has gone (its pipe polls as an error); if so, stdout now points at
+    os.devnull, so that the flush at exit does not fail a second time (Python's documented recipe for SIGPIPE)."""
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+        poll = select.poll()
+        poll.register(fd, select.POLLOUT)
+        if not any(events & select.POLLERR for _, events in poll.poll(0)):
+            return False
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+        return True
+    except (OSError, ValueError, AttributeError):  # stdout closed, not a file, or no poll on this system
+        return False
+
 
 if __name__ == "__main__":
     sys.exit(main())
