@@ -158,3 +158,23 @@ def test_photos_default_to_the_most_accurate_model(tmp_path, monkeypatch):
         p.unlink()
     with pytest.raises(FeraError, match="no model ships"):
         shipped.most_accurate()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_readme_table_quotes_the_card(name):
+    """README's shipped-models table is written by hand: each row must say what the model's card says."""
+    section = (REPO / "README.md").read_text().split("\n## Shipped models")[1].split("\n## ")[0]
+    rows = [line for line in section.splitlines() if line.startswith(f"| `{name}` ")]
+    assert len(rows) == 1, f"README's shipped-models table has no single row for {name}"
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    card = shipped.card(name)
+    ferplus, fer2013 = card["evaluations"]["FER+"], card["evaluations"]["FER-2013"]
+    assert cells[1].startswith(f"{ferplus['accuracy']:.2%}"), cells[1]
+    if "flip" in cells[1]:
+        assert f"flip {ferplus['accuracy_flip_tta']:.2%}" in cells[1]
+    assert cells[2] == f"{ferplus['macro_f1']:.3f}"
+    lowest = min(ferplus["per_class"], key=lambda c: ferplus["per_class"][c]["recall"])
+    assert cells[3] == f"{lowest} {ferplus['per_class'][lowest]['recall']:.2f}"
+    assert cells[4] == f"{fer2013['accuracy']:.2%}"
+    latency = card["latency_ms"]
+    assert cells[5] == f"{latency['fp32_b1']['p50']:.2f} / {latency['int8_b1']['p50']:.2f}"
