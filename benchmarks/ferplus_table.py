@@ -95,11 +95,18 @@ def main() -> int:
             (out / "table.json").write_text(json.dumps(rows, indent=1))
     print(f"FER+ (8 classes), VGG-13 with the paper's settings; fera: best FER2013Valid majority accuracy; "
           f"paper: FER+ test accuracy (Barsoum et al. 2016, Table 2)")
-    print(f"{'scheme':<20} {'size':>5} {'epochs':>7} {'fera val':>9} {'paper test':>11} {'difference':>11}")
+    for epochs in sorted({r["epochs_run"] for r in rows}):
+        steps = paper_config("", out, "majority", 64, epochs, a.precision).train.lr_steps
+        cuts = [f"x{factor} from epoch {start + 1}" + (" (not reached)" if start >= epochs else "")
+                for start, factor in steps]
+        print(f"{epochs} epoch{'s' * (epochs != 1)}: learning rate 0.005, {', '.join(cuts)}")
+    print(f"{'scheme':<20} {'size':>5} {'epochs':>7} {'fera val':>9} {'macro-F1':>9} {'paper test':>11} "
+          f"{'difference':>11} {'s/epoch':>8}")
     for r in rows:
         diff = 100 * (r["val_accuracy"] - r["paper_test_accuracy"])
         print(f"{SCHEME_NAMES[r['scheme']]:<20} {r['size']:>5} {r['epochs_run']:>7} {r['val_accuracy']:>9.2%} "
-              f"{r['paper_test_accuracy']:>11.2%} {diff:>+10.1f}p")
+              f"{r['val_macro_f1']:>9.3f} {r['paper_test_accuracy']:>11.2%} {diff:>+10.1f}p "
+              f"{r['train_seconds'] / max(1, r['epochs_run']):>8.0f}")
     return 0
 
 
