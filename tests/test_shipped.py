@@ -92,6 +92,10 @@ def test_fera_models_lists_the_shipped_models(capsys):
     for name in NAMES:
         assert listed[name]["val_accuracy"] == shipped.card(name)["val"]["accuracy"]
         assert listed[name]["latency_ms"]["fp32_b1"]["p50"] > 0
+        assert listed[name]["network"] == shipped.card(name)["architecture"]
+    assert listed["fast"]["network"] == "mobile"  # the shipped fast is not the architecture named fast
+    assert main(["models"]) == 0
+    assert "fast (shipped): the mobile architecture; FER+ val accuracy" in capsys.readouterr().out
 
 
 def test_unknown_shipped_name_is_a_clear_error(tmp_path, capsys):

@@ -18,7 +18,8 @@ def run(args) -> int:
         c = shipped.card(name)
         files = {f: round((shipped.MODELS_DIR / f).stat().st_size / 2**20, 1) for f in c["files"]
                  if (shipped.MODELS_DIR / f).is_file()}
-        row = {"name": name, "shipped": True, "val_accuracy": c["val"]["accuracy"],
+        # "network": the registry architecture it was trained as (the shipped fast is a mobile, not the fast one)
+        row = {"name": name, "shipped": True, "network": c["architecture"], "val_accuracy": c["val"]["accuracy"],
                "val_macro_f1": c["val"]["macro_f1"], "latency_ms": c["latency_ms"], "files_mib": files,
                "description": c["description"]}
         if args.json:
@@ -28,7 +29,7 @@ def run(args) -> int:
             size = ", ".join(f"{f} {v} MiB" for f, v in files.items())
             acc = "; ".join(f"{n} val accuracy {e['accuracy']:.1%}, macro-F1 {e['macro_f1']:.3f}"
                             for n, e in shipped.evaluations(c).items())
-            print(f"{name} (shipped): {acc}; per face {lat}; {size}")
+            print(f"{name} (shipped): the {c['architecture']} architecture; {acc}; per face {lat}; {size}")
     for name, doc in architectures():
         print(json.dumps({"name": name, "architecture": True, "description": doc}) if args.json
               else f"{name} (architecture): {doc}")
